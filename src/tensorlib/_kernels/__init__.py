@@ -1,0 +1,1 @@
+"""Compiled Cython + OpenMP kernels. Kernels never import Tensor."""

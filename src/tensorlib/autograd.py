@@ -1,0 +1,146 @@
+"""Differentiable functions and the backward engine.
+
+A ``Function`` subclass keeps its ``forward`` (NumPy arrays in, one array out) and its
+``backward`` (gradient of the output in, one gradient per input out) side by side.
+``Function.apply`` records the graph when gradients are enabled and some input requires
+them; ``ctx.needs_input_grad`` lets ``backward`` skip gradients nobody wants.
+
+``run_backward`` is the one engine: an iterative depth-first topological sort (inputs
+visited in argument order, so the order is deterministic), then one pass in reverse
+order that sums gradients per node (never overwriting), reduces broadcast gradients back
+to each input's shape, accumulates into leaves' ``.grad`` and frees the graph unless
+``retain_graph`` is set.
+"""
+import contextlib
+import functools
+
+import numpy as np
+
+_state = {"grad_enabled": True}
+
+
+def is_grad_enabled():
+    return _state["grad_enabled"]
+
+
+class _GradMode(contextlib.ContextDecorator):
+    def __init__(self, enabled):
+        self.enabled = enabled
+
+    def __enter__(self):
+        self.prev = _state["grad_enabled"]
+        _state["grad_enabled"] = self.enabled
+
+    def __exit__(self, *exc):
+        _state["grad_enabled"] = self.prev
+        return False
+
+
+def no_grad(func=None):
+    """Context manager (``with no_grad():``) or decorator turning graph recording off."""
+    if callable(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with _GradMode(False):
+                return func(*args, **kwargs)
+        return wrapper
+    return _GradMode(False)
+
+
+def enable_grad():
+    return _GradMode(True)
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` over the axes that broadcasting added or stretched to reach ``shape``."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+class Function:
+    """Base of every differentiable op. Subclasses define ``forward`` and ``backward``."""
+
+    released = False
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        from .tensor import Tensor
+        ctx = cls()
+        ctx.needs_input_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
+        raw = [t.data if isinstance(t, Tensor) else t for t in inputs]
+        out = Tensor(ctx.forward(*raw, **params))
+        if _state["grad_enabled"] and any(ctx.needs_input_grad):
+            ctx.parents = inputs
+            out._ctx = ctx
+            out.requires_grad = True
+        return out
+
+    def forward(self, *args, **params):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, grad):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def release(self):
+        """Drop saved arrays and graph edges; a later backward through here is an error."""
+        self.__dict__.clear()
+        self.released = True
+
+
+def _topological_order(root):
+    """Non-leaf tensors reachable from ``root``, each after every tensor that uses it."""
+    order, visited = [], {id(root)}
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        stack.append((node, True))
+        ctx = node._ctx
+        if ctx is None or ctx.released:
+            continue
+        for parent in reversed(ctx.parents):
+            if getattr(parent, "_ctx", None) is not None and id(parent) not in visited:
+                visited.add(id(parent))
+                stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def run_backward(root, grad, retain_graph=False):
+    grads = {id(root): grad}
+    for node in _topological_order(root):
+        g = grads.pop(id(node), None)
+        ctx = node._ctx
+        if ctx.released:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time: its saved values were "
+                "freed by the first backward. Pass retain_graph=True to the first call.")
+        if g is None:
+            continue
+        parents, needs = ctx.parents, ctx.needs_input_grad
+        in_grads = ctx.backward(g)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        for parent, need, pg in zip(parents, needs, in_grads):
+            if not need or pg is None:
+                continue
+            pg = unbroadcast(np.asarray(pg), parent.shape)
+            if pg.dtype != parent.dtype:
+                pg = pg.astype(parent.dtype)
+            if parent._ctx is None:
+                parent._accumulate(pg)
+            elif id(parent) in grads:
+                grads[id(parent)] = grads[id(parent)] + pg
+            else:
+                grads[id(parent)] = pg
+        if not retain_graph:
+            ctx.release()

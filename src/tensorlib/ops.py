@@ -1,0 +1,308 @@
+"""Differentiable elementwise, reduction, shape and indexing ops (forward beside backward).
+
+Gradients are returned in the broadcast shape; the engine reduces them to each input's
+shape. Inputs that are plain scalars or arrays are constants and get no gradient.
+"""
+import numpy as np
+
+from . import _threads
+from .autograd import Function
+from ._kernels import elementwise as _ew
+
+
+def broadcast_shape(op, a, b):
+    sa, sb = np.shape(a), np.shape(b)
+    try:
+        return np.broadcast_shapes(sa, sb)
+    except ValueError:
+        raise ValueError(
+            f"{op}: operands could not be broadcast together. "
+            f"Received: shapes {sa} and {sb}") from None
+
+
+# ---------------------------------------------------------------- binary arithmetic
+class Add(Function):
+    def forward(self, a, b):
+        broadcast_shape("add", a, b)
+        return np.add(a, b)
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        broadcast_shape("sub", a, b)
+        return np.subtract(a, b)
+
+    def backward(self, g):
+        return g, -g
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        broadcast_shape("mul", a, b)
+        self.a, self.b = a, b
+        return np.multiply(a, b)
+
+    def backward(self, g):
+        ga = g * self.b if self.needs_input_grad[0] else None
+        gb = g * self.a if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    def forward(self, a, b):
+        broadcast_shape("div", a, b)
+        self.a, self.b = a, b
+        return np.divide(a, b)
+
+    def backward(self, g):
+        ga = g / self.b if self.needs_input_grad[0] else None
+        gb = -g * self.a / (self.b * self.b) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Pow(Function):
+    def forward(self, a, b):
+        broadcast_shape("pow", a, b)
+        self.a, self.b = a, b
+        self.out = np.power(a, b)
+        return self.out
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        ga = g * b * np.power(a, b - 1) if self.needs_input_grad[0] else None
+        gb = g * self.out * np.log(a) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Maximum(Function):
+    def forward(self, a, b):
+        broadcast_shape("maximum", a, b)
+        self.a_wins = np.greater_equal(a, b)
+        return np.maximum(a, b)
+
+    def backward(self, g):
+        return np.where(self.a_wins, g, 0), np.where(self.a_wins, 0, g)
+
+
+class MatMul(Function):
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+            raise ValueError(
+                "matmul: inner dimensions do not match. "
+                f"Received: shapes {a.shape} and {b.shape}")
+        self.a, self.b = a, b
+        return matmul_arrays(a, b)
+
+    def backward(self, g):
+        a = self.a[None, :] if self.a.ndim == 1 else self.a
+        b = self.b[:, None] if self.b.ndim == 1 else self.b
+        if self.a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if self.b.ndim == 1:
+            g = g[..., None]
+        ga = matmul_arrays(g, np.swapaxes(b, -1, -2)) if self.needs_input_grad[0] else None
+        gb = matmul_arrays(np.swapaxes(a, -1, -2), g) if self.needs_input_grad[1] else None
+        if ga is not None and self.a.ndim == 1:
+            ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
+        if gb is not None and self.b.ndim == 1:
+            gb = gb[..., 0]
+        return ga, gb
+
+
+def matmul_arrays(a, b):
+    """``a @ b``."""
+    return np.matmul(a, b)
+
+
+# ---------------------------------------------------------------- unary elementwise
+class Neg(Function):
+    def forward(self, a):
+        return np.negative(a)
+
+    def backward(self, g):
+        return -g
+
+
+class Exp(Function):
+    def forward(self, a):
+        self.out = np.exp(a)
+        return self.out
+
+    def backward(self, g):
+        return g * self.out
+
+
+class Log(Function):
+    def forward(self, a):
+        self.a = a
+        return np.log(a)
+
+    def backward(self, g):
+        return g / self.a
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        self.out = np.sqrt(a)
+        return self.out
+
+    def backward(self, g):
+        return g / (2 * self.out)
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.sign = np.sign(a)
+        return np.abs(a)
+
+    def backward(self, g):
+        return g * self.sign
+
+
+class Clip(Function):
+    def forward(self, a, lo=None, hi=None):
+        out = np.clip(a, lo, hi) if (lo is not None or hi is not None) else a.copy()
+        self.inside = np.ones(a.shape, bool)
+        if lo is not None:
+            self.inside &= a >= lo
+        if hi is not None:
+            self.inside &= a <= hi
+        return out
+
+    def backward(self, g):
+        return np.where(self.inside, g, 0)
+
+
+class ReLU(Function):
+    def forward(self, a):
+        if a.dtype in (np.float32, np.float64):
+            flat = np.ascontiguousarray(a).reshape(-1)
+            out = np.empty_like(flat)
+            _ew.relu_forward(flat, out, _threads.get_num_threads())
+            self.out = out.reshape(a.shape)
+        else:
+            self.out = np.maximum(a, 0)
+        return self.out
+
+    def backward(self, g):
+        if g.dtype == self.out.dtype and g.dtype in (np.float32, np.float64):
+            gc = np.ascontiguousarray(g).reshape(-1)
+            gi = np.empty_like(gc)
+            _ew.relu_backward(self.out.reshape(-1), gc, gi, _threads.get_num_threads())
+            return gi.reshape(g.shape)
+        return np.where(self.out > 0, g, 0)
+
+
+class Sigmoid(Function):
+    def forward(self, a):
+        # Stable for large |a|: exp only ever sees non-positive arguments.
+        e = np.exp(-np.abs(a))
+        self.out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        return self.out
+
+    def backward(self, g):
+        return g * self.out * (1 - self.out)
+
+
+class Tanh(Function):
+    def forward(self, a):
+        self.out = np.tanh(a)
+        return self.out
+
+    def backward(self, g):
+        return g * (1 - self.out * self.out)
+
+
+class Softmax(Function):
+    def forward(self, a, axis=-1):
+        self.axis = axis
+        e = np.exp(a - a.max(axis=axis, keepdims=True))
+        self.out = e / e.sum(axis=axis, keepdims=True)
+        return self.out
+
+    def backward(self, g):
+        y = self.out
+        return y * (g - (g * y).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    def forward(self, a, axis=-1):
+        self.axis = axis
+        shifted = a - a.max(axis=axis, keepdims=True)
+        self.out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        return self.out
+
+    def backward(self, g):
+        return g - np.exp(self.out) * g.sum(axis=self.axis, keepdims=True)
+
+
+class Cast(Function):
+    def forward(self, a, dtype=None):
+        self.src = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, g):
+        return g.astype(self.src)
+
+
+# ---------------------------------------------------------------- reductions
+def normalize_axis(op, axis, ndim):
+    """Axis argument as a sorted tuple of non-negative ints (None -> all axes)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for ax in axes:
+        if not -ndim <= ax < max(ndim, 1):
+            raise ValueError(f"{op}: axis {ax} is out of bounds for a tensor of rank {ndim}. "
+                             f"Received: axis={axis!r}")
+        out.append(int(ax) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis. Received: axis={axis!r}")
+    return tuple(sorted(out))
+
+
+def _expand(g, shape, axes, keepdims):
+    if not keepdims:
+        g = np.expand_dims(g, axes)
+    return np.broadcast_to(g, shape)
+
+
+class Sum(Function):
+    def forward(self, a, axis=None, keepdims=False):
+        self.shape, self.keepdims = a.shape, keepdims
+        self.axes = normalize_axis("sum", axis, a.ndim)
+        return np.asarray(a.sum(axis=self.axes, keepdims=keepdims))
+
+    def backward(self, g):
+        return _expand(g, self.shape, self.axes, self.keepdims)
+
+
+class Mean(Function):
+    def forward(self, a, axis=None, keepdims=False):
+        self.shape, self.keepdims = a.shape, keepdims
+        self.axes = normalize_axis("mean", axis, a.ndim)
+        self.count = int(np.prod([a.shape[i] for i in self.axes]))
+        return np.asarray(a.mean(axis=self.axes, keepdims=keepdims))
+
+    def backward(self, g):
+        return _expand(g / self.count, self.shape, self.axes, self.keepdims)
+
+
+class Max(Function):
+    def forward(self, a, axis=None, keepdims=False):
+        self.a, self.keepdims = a, keepdims
+        self.axes = normalize_axis("max", axis, a.ndim)
+        if a.size == 0:
+            raise ValueError(f"max: cannot reduce an empty tensor. Received: shape {a.shape}")
+        self.out = np.asarray(a.max(axis=self.axes, keepdims=True))
+        return self.out if keepdims else np.squeeze(self.out, self.axes)
+
+    def backward(self, g):
+        # Ties share the gradient equally, so the result is the gradient of the max value.
+        mask = self.a == self.out
+        g = g if self.keepdims else np.expand_dims(g, self.axes)
+        return mask * (g / mask.sum(axis=self.axes, keepdims=True))
