@@ -26,13 +26,14 @@ def is_grad_enabled():
 class _GradMode(contextlib.ContextDecorator):
     def __init__(self, enabled):
         self.enabled = enabled
+        self.saved = []       # a stack, so one instance can be re-entered (recursion)
 
     def __enter__(self):
-        self.prev = _state["grad_enabled"]
+        self.saved.append(_state["grad_enabled"])
         _state["grad_enabled"] = self.enabled
 
     def __exit__(self, *exc):
-        _state["grad_enabled"] = self.prev
+        _state["grad_enabled"] = self.saved.pop()
         return False
 
 
@@ -95,21 +96,24 @@ class Function:
 
 
 def _topological_order(root):
-    """Non-leaf tensors reachable from ``root``, each after every tensor that uses it."""
-    order, visited = [], {id(root)}
+    """Non-leaf tensors reachable from ``root``, each before every tensor it was made from
+    (iterative post-order depth-first search, reversed)."""
+    order, visited = [], set()
     stack = [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
         stack.append((node, True))
         ctx = node._ctx
         if ctx is None or ctx.released:
             continue
         for parent in reversed(ctx.parents):
             if getattr(parent, "_ctx", None) is not None and id(parent) not in visited:
-                visited.add(id(parent))
                 stack.append((parent, False))
     order.reverse()
     return order

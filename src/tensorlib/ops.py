@@ -93,16 +93,21 @@ class MatMul(Function):
             raise ValueError(
                 "matmul: inner dimensions do not match. "
                 f"Received: shapes {a.shape} and {b.shape}")
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError("matmul: batch dimensions could not be broadcast together. "
+                             f"Received: shapes {a.shape} and {b.shape}") from None
         self.a, self.b = a, b
         return matmul_arrays(a, b)
 
     def backward(self, g):
         a = self.a[None, :] if self.a.ndim == 1 else self.a
         b = self.b[:, None] if self.b.ndim == 1 else self.b
-        if self.a.ndim == 1:
-            g = np.expand_dims(g, -2)
         if self.b.ndim == 1:
             g = g[..., None]
+        if self.a.ndim == 1:
+            g = np.expand_dims(g, -2)
         ga = matmul_arrays(g, np.swapaxes(b, -1, -2)) if self.needs_input_grad[0] else None
         gb = matmul_arrays(np.swapaxes(a, -1, -2), g) if self.needs_input_grad[1] else None
         if ga is not None and self.a.ndim == 1:

@@ -20,8 +20,8 @@ class Reshape(Function):
 
 class Permute(Function):
     def forward(self, a, axes=None):
-        if sorted(int(x) % max(a.ndim, 1) for x in axes) != list(range(a.ndim)) \
-                or len(axes) != a.ndim:
+        if len(axes) != a.ndim or any(not -a.ndim <= int(x) < a.ndim for x in axes) \
+                or sorted(int(x) % a.ndim for x in axes) != list(range(a.ndim)):
             raise ValueError(f"permute: axes must be a permutation of 0..{a.ndim - 1} for a "
                              f"tensor of shape {a.shape}. Received: axes={tuple(axes)}")
         self.axes = tuple(int(x) % a.ndim for x in axes)

@@ -17,6 +17,9 @@ class Generator:
         return (self.rng.standard_normal(shape) * std + mean).astype(dtype, copy=False)
 
     def uniform(self, shape, dtype=np.float32, low=0.0, high=1.0):
+        dtype = np.dtype(dtype)
+        if low == 0.0 and high == 1.0 and dtype in (np.float32, np.float64):
+            return self.rng.random(shape, dtype=dtype)      # never rounds up to 1.0
         return self.rng.uniform(low, high, shape).astype(dtype, copy=False)
 
     def permutation(self, n):

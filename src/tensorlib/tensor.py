@@ -51,7 +51,8 @@ class Tensor:
         return self.data
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+        arr = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return arr.copy() if copy and arr is self.data else arr
 
     def item(self):
         if self.data.size != 1:
@@ -163,6 +164,10 @@ class Tensor:
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
             return self.reshape(1)
+        for name, d in (("start_dim", start_dim), ("end_dim", end_dim)):
+            if not -self.ndim <= d < self.ndim:
+                raise ValueError(f"flatten: {name} is out of range for a tensor of rank "
+                                 f"{self.ndim}. Received: {name}={d}")
         s, e = start_dim % self.ndim, end_dim % self.ndim
         if s > e:
             raise ValueError(f"flatten: start_dim must not come after end_dim. "
