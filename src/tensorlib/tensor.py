@@ -146,9 +146,14 @@ class Tensor:
     def log_softmax(self, axis=-1): return ops.LogSoftmax.apply(self, axis=axis)
 
     # ------------------------------------------------------------ reductions
-    def sum(self, axis=None, keepdims=False): return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
-    def max(self, axis=None, keepdims=False): return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+    def sum(self, axis=None, keepdims=False):
+        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
 
     # ------------------------------------------------------------ shape
     def reshape(self, *shape):

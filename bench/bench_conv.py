@@ -1,0 +1,220 @@
+"""Benchmark the conv / pool kernels on the seed convnet's layers (batch 64).
+
+For every layer: median forward and backward time of the native backend, the pure-NumPy
+backend and PyTorch (CPU, channels-last, when ``import torch`` works), at each thread
+count of ``--threads``. Each (implementation, thread count) pair runs in its own child
+process (``--rounds`` times, alternating implementations; the table shows the median over
+rounds), whose environment (TENSORLIB_NUM_THREADS, OMP_NUM_THREADS, OPENBLAS_NUM_THREADS)
+and ``torch.set_num_threads`` use that count, so NumPy's BLAS is held to it too.
+
+Backward is what training needs: conv1 (the input layer) computes the weight and bias
+gradients only; conv2/conv3 also the input gradient; ReLU's own backward is excluded
+(tensorlib fuses ReLU in the conv forward, PyTorch runs it as a separate op).
+
+    python bench/bench_conv.py --threads 1,2
+"""
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# name, kind, NHWC input shape, (kh, kw, cout) or pool size, need input gradient
+LAYERS = [
+    ("conv1 28x28x1->26x26x32 k3", "conv", (28, 28, 1), (3, 3, 32), False),
+    ("maxpool 26x26x32 /2", "pool", (26, 26, 32), (2, 2), True),
+    ("conv2 13x13x32->11x11x64 k3", "conv", (13, 13, 32), (3, 3, 64), True),
+    ("maxpool 11x11x64 /2", "pool", (11, 11, 64), (2, 2), True),
+    ("conv3 5x5x64->3x3x64 k3", "conv", (5, 5, 64), (3, 3, 64), True),
+]
+
+
+def _median_ms(fn, min_reps, budget_s):
+    fn()  # warm-up (allocations, thread pools, packing buffers)
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_reps or (time.perf_counter() - start < budget_s and len(times) < 200):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return 1e3 * times[len(times) // 2]
+
+
+def _tl_layer_fns(bk, kind, x, p, need_gx, rng):
+    """(forward, backward) closures of one layer on backend module ``bk``."""
+    if kind == "conv":
+        kh, kw, cout = p
+        w = (rng.standard_normal((kh, kw, x.shape[3], cout)) * 0.1).astype(x.dtype)
+        b = rng.standard_normal(cout).astype(x.dtype)
+        args = ((1, 1), "valid", (1, 1))
+        y = bk.conv2d_forward(x, w, b, *args, relu=True)
+        gy = rng.standard_normal(y.shape).astype(x.dtype)
+
+        def fwd():
+            bk.conv2d_forward(x, w, b, *args, relu=True)
+
+        def bwd():
+            if need_gx:
+                bk.conv2d_backward_input(gy, w, x.shape, *args)
+            bk.conv2d_backward_weight_bias(gy, x, w.shape, *args)
+        return fwd, bwd
+    y, am = bk.max_pool2d_forward(x, p, p, "valid")
+    gy = rng.standard_normal(y.shape).astype(x.dtype)
+    return (lambda: bk.max_pool2d_forward(x, p, p, "valid"),
+            lambda: bk.max_pool2d_backward(gy, am, x.shape, p, p, "valid"))
+
+
+def _torch_layer_fns(torch, kind, nhwc_shape, p, need_gx):
+    """PyTorch closures on channels-last tensors made by torch itself: with inputs built
+    from NumPy arrays, torch 2.13's first-layer conv sometimes ran ~8x slower here."""
+    n, h, w_, c = nhwc_shape
+    cl = torch.channels_last
+    tx = torch.randn(n, c, h, w_).contiguous(memory_format=cl)
+    if kind == "conv":
+        kh, kw, cout = p
+        w = (torch.randn(cout, c, kh, kw) * 0.1).contiguous(memory_format=cl)
+        b = torch.randn(cout)
+        conv = torch.nn.functional.conv2d
+        gy = torch.randn_like(conv(tx, w, b))
+        mask = [need_gx, True, True]
+
+        def fwd():
+            with torch.no_grad():
+                torch.relu(conv(tx, w, b))
+
+        def bwd():
+            torch.ops.aten.convolution_backward(gy, tx, w, [cout], [1, 1], [0, 0], [1, 1],
+                                                False, [0, 0], 1, mask)
+        return fwd, bwd
+    k = list(p)
+    args = (k, k, [0, 0], [1, 1], False)
+    y, idx = torch.ops.aten.max_pool2d_with_indices(tx, *args)
+    gy = torch.randn_like(y)
+    return (lambda: torch.ops.aten.max_pool2d_with_indices(tx, *args),
+            lambda: torch.ops.aten.max_pool2d_with_indices_backward(gy, tx, *args, idx))
+
+
+def child(nthreads, who, batch, budget):
+    """Measure every layer with one implementation at one thread count; print JSON rows.
+    Each (implementation, thread count) runs in its own process, so that no thread pool
+    of another library (OpenMP, OpenBLAS, PyTorch) is awake and spinning meanwhile."""
+    if who == "torch":     # no tensorlib (and its OpenMP runtime) in PyTorch's process
+        import torch
+        torch.set_num_threads(nthreads)
+    else:
+        sys.path.insert(0, str(ROOT / "src"))
+        import tensorlib._threads as th
+        from tensorlib.backend import native, numpy_ref
+        th.set_num_threads(nthreads)
+    rows = []
+    for name, kind, shape, p, need_gx in LAYERS:
+        if who == "torch":
+            torch.manual_seed(0)
+            fwd, bwd = _torch_layer_fns(torch, kind, (batch,) + shape, p, need_gx)
+        else:
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((batch,) + shape).astype(np.float32)
+            bk = native if who == "native" else numpy_ref
+            fwd, bwd = _tl_layer_fns(bk, kind, x, p, need_gx, rng)
+        reps = 5 if who == "numpy" else 15
+        rows.append((_median_ms(fwd, reps, budget), _median_ms(bwd, reps, budget)))
+    print(json.dumps(rows))
+
+
+def _versions():
+    """One line: NumPy / PyTorch versions and the SIMD level of tensorlib's kernels."""
+    import importlib.metadata as md
+    sys.path.insert(0, str(ROOT / "src"))
+    from tensorlib._kernels import conv, gemm
+    parts = [f"numpy {np.__version__}"]
+    try:
+        parts.append(f"torch {md.version('torch')}")
+    except md.PackageNotFoundError:
+        parts.append("torch not installed")
+    parts.append(f"gemm kernel {gemm.simd_info()['kernel']}, conv tiles "
+                 f"{'avx2' if conv.set_simd(None) else 'portable C'}")
+    return ", ".join(parts)
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--budget", type=float, default=0.5, help="seconds per measurement")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="child processes per implementation and thread count")
+    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--_child", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--_who", default="native", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a._child:
+        child(a._child, a._who, a.batch, a.budget)
+        return
+    print(f"# command: {' '.join([Path(sys.executable).name] + sys.argv)}")
+    print(f"# date:    {datetime.datetime.now().isoformat(timespec='seconds')}")
+    print(f"# cpu:     {_cpu_model()} ({os.cpu_count()} logical CPUs)")
+    print(f"# python:  {platform.python_version()}, {_versions()}")
+    print(f"# times:   ms, median over {a.rounds} rounds (one process each) of the median of "
+          f"the round's runs; fwd+bwd = sum; x = speed-up of native")
+    has_torch = not a.no_torch and importlib.util.find_spec("torch") is not None
+    who_list = ["native", "numpy"] + (["torch"] if has_torch else [])
+    counts = [int(t) for t in a.threads.split(",")]
+    runs = {(nt, who): [] for nt in counts for who in who_list}
+    for _ in range(a.rounds):   # rounds alternate thread counts and implementations, so a
+        for nt in counts:       # slow phase of this shared machine hits all of them alike
+            env = dict(os.environ, TENSORLIB_NUM_THREADS=str(nt), OMP_NUM_THREADS=str(nt),
+                       OPENBLAS_NUM_THREADS=str(nt), MKL_NUM_THREADS=str(nt))
+            for who in who_list:
+                cmd = [sys.executable, __file__, "--_child", str(nt), "--_who", who,
+                       "--batch", str(a.batch), "--budget", str(a.budget)]
+                out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+                runs[nt, who].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    results = {}
+    for nt in counts:
+        # per layer and pass: the median over rounds of each round's median
+        per = {who: np.median(np.array(runs[nt, who]), axis=0).tolist() for who in who_list}
+        results[nt] = [dict({"layer": layer[0]}, **{who: per[who][i] for who in who_list})
+                       for i, layer in enumerate(LAYERS)]
+        print(f"\n## threads = {nt}, batch = {a.batch}, float32")
+        hdr = f"{'layer':30s} {'pass':8s} {'native':>8s} {'numpy':>8s} {'x numpy':>8s}"
+        print(hdr + (f" {'torch':>8s} {'x torch':>8s}" if has_torch else ""))
+        for row in results[nt]:
+            for k, label in ((0, "fwd"), (1, "bwd"), (None, "fwd+bwd")):
+                t = {who: (sum(row[who]) if k is None else row[who][k]) for who in who_list}
+                line = (f"{row['layer'] if k == 0 else '':30s} {label:8s} {t['native']:8.3f} "
+                        f"{t['numpy']:8.2f} {t['numpy'] / t['native']:7.1f}x")
+                if has_torch:
+                    line += f" {t['torch']:8.3f} {t['torch'] / t['native']:7.2f}x"
+                print(line)
+    counts = sorted(results)
+    if len(counts) > 1:
+        lo, hi = counts[0], counts[-1]
+        print(f"\n## native scaling, fwd+bwd: {hi} threads vs {lo}")
+        for r_lo, r_hi in zip(results[lo], results[hi]):
+            s = sum(r_lo["native"]) / sum(r_hi["native"])
+            print(f"{r_lo['layer']:30s} {s:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+# 2-D max / average pooling on NHWC float32/float64 tensors.
+#
+# Design: the channel axis is innermost and contiguous, so every kernel walks one window
+# (h, w) position at a time and runs a unit-stride loop over the C channels (vectorised by
+# the compiler). Window bounds are clipped to the input once per output row/column, so
+# padding is never read: max pooling treats it as -inf (never selected) and average
+# pooling divides by the number of in-bounds elements (Keras/TensorFlow "same" rule).
+# Forward kernels parallelise over the N*OH output rows (disjoint writes); backward
+# kernels scatter and parallelise over images, each thread zeroing and owning whole
+# gx[n] planes, so overlapping windows accumulate without races and the result does not
+# depend on the thread count. Small tensors run serially on the calling thread.
+#
+# argmax (int32, shape of y) is the flat index h * W + w, inside the (H, W) plane of the
+# same sample and channel, of the element that holds the max; ties go to the FIRST max
+# in row-major window order. An index outside [0, H*W) is ignored by the backward.
+from cython.parallel cimport prange, parallel
+from libc.math cimport INFINITY
+from libc.string cimport memset
+
+ctypedef fused real:
+    float
+    double
+
+cdef extern from "tl_ftz.h" nogil:
+    unsigned int tl_ftz_enter()
+    void tl_ftz_leave(unsigned int old)
+
+cdef extern from *:
+    """
+    /* One window element for every channel: where x > y (strict, so the first max wins
+       ties) y = x and a = k. SSE2 (x86-64 baseline) blends for float32. */
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    static inline void tl_maxpool_update_f32(const float *x, float *y, int *a, int k,
+                                             Py_ssize_t n) {
+        Py_ssize_t c = 0;
+    #if defined(__SSE2__)
+        const __m128i kv = _mm_set1_epi32(k);
+        for (; c + 4 <= n; c += 4) {
+            const __m128 v = _mm_loadu_ps(x + c), cur = _mm_loadu_ps(y + c);
+            const __m128 m = _mm_cmpgt_ps(v, cur);
+            const __m128i mi = _mm_castps_si128(m);
+            const __m128i ai = _mm_loadu_si128((const __m128i *)(a + c));
+            _mm_storeu_ps(y + c, _mm_or_ps(_mm_and_ps(m, v), _mm_andnot_ps(m, cur)));
+            _mm_storeu_si128((__m128i *)(a + c),
+                             _mm_or_si128(_mm_and_si128(mi, kv), _mm_andnot_si128(mi, ai)));
+        }
+    #endif
+        for (; c < n; ++c)
+            if (x[c] > y[c]) { y[c] = x[c]; a[c] = k; }
+    }
+    static inline void tl_maxpool_update_f64(const double *x, double *y, int *a, int k,
+                                             Py_ssize_t n) {
+        for (Py_ssize_t c = 0; c < n; ++c)
+            if (x[c] > y[c]) { y[c] = x[c]; a[c] = k; }
+    }
+    """
+    void tl_maxpool_update_f32(const float* x, float* y, int* a, int k, Py_ssize_t n) nogil
+    void tl_maxpool_update_f64(const double* x, double* y, int* a, int k,
+                               Py_ssize_t n) nogil
+
+cdef Py_ssize_t SERIAL_BELOW = 1 << 15   # elements touched below which we stay serial
+
+ctypedef struct Geo:
+    Py_ssize_t N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl
+
+
+cdef tuple _shape4(Py_ssize_t* s):
+    return (s[0], s[1], s[2], s[3])
+
+
+cdef inline int _threads_for(Py_ssize_t work, int nthreads) noexcept nogil:
+    return 1 if work < SERIAL_BELOW else max(nthreads, 1)
+
+
+cdef inline void _span(Py_ssize_t o, Py_ssize_t s, Py_ssize_t p, Py_ssize_t k, Py_ssize_t n,
+                       Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    """[lo, hi) = [o*s - p, o*s - p + k) clipped to [0, n)."""
+    cdef Py_ssize_t a = o * s - p
+    lo[0] = max(a, 0)
+    hi[0] = min(a + k, n)
+
+
+cdef Geo _geo(tuple xs, tuple ys, kh, kw, sh, sw, pt, pl, str name) except *:
+    if xs[0] != ys[0] or xs[3] != ys[3]:
+        raise ValueError(f"{name}: x {xs} and y {ys} disagree on N or C")
+    if min(kh, kw, sh, sw) < 1 or min(pt, pl) < 0:
+        raise ValueError(f"{name}: bad window {(kh, kw)}, strides {(sh, sw)} or pads {(pt, pl)}")
+    cdef Geo g
+    g.N, g.H, g.W, g.C = xs[0], xs[1], xs[2], xs[3]
+    g.OH, g.OW = ys[1], ys[2]
+    g.kh, g.kw, g.sh, g.sw, g.pt, g.pl = kh, kw, sh, sw, pt, pl
+    return g
+
+
+# ------------------------------------------------------------------------- max pool --
+
+cdef void _max_fwd_row(const real* x, real* y, int* am, Geo g, Py_ssize_t r) noexcept nogil:
+    """y[n,p,q,:] = max over the in-bounds window of x[n,:,:,:]; am = h*W+w of the first max."""
+    cdef Py_ssize_t n = r // g.OH, p = r % g.OH, q, h, w, c, h0, h1, w0, w1
+    cdef Py_ssize_t C = g.C
+    cdef real* yr
+    cdef int* ar
+    cdef const real* xr
+    cdef int k
+    _span(p, g.sh, g.pt, g.kh, g.H, &h0, &h1)
+    for q in range(g.OW):
+        _span(q, g.sw, g.pl, g.kw, g.W, &w0, &w1)
+        yr = y + (r * g.OW + q) * C
+        ar = am + (r * g.OW + q) * C
+        k = <int>(h0 * g.W + w0) if (h0 < h1 and w0 < w1) else -1
+        for c in range(C):
+            yr[c] = <real>-INFINITY
+            ar[c] = k
+        for h in range(h0, h1):
+            for w in range(w0, w1):
+                xr = x + ((n * g.H + h) * g.W + w) * C
+                k = <int>(h * g.W + w)
+                if real is float:
+                    tl_maxpool_update_f32(xr, yr, ar, k, C)
+                else:
+                    tl_maxpool_update_f64(xr, yr, ar, k, C)
+
+
+cdef void _max_bwd_image(const real* gy, const int* am, real* gx, Geo g,
+                         Py_ssize_t n) noexcept nogil:
+    """gx[n] = 0, then gx[n, am[n,p,q,c], c] += gy[n,p,q,c] for every output element."""
+    cdef Py_ssize_t plane = g.H * g.W, C = g.C, i, c
+    cdef Py_ssize_t m = g.OH * g.OW
+    cdef real* gxn = gx + n * plane * C
+    cdef const real* gr
+    cdef const int* ar
+    cdef int k
+    memset(gxn, 0, plane * C * sizeof(real))
+    for i in range(m):
+        gr = gy + (n * m + i) * C
+        ar = am + (n * m + i) * C
+        for c in range(C):
+            k = ar[c]
+            if 0 <= k < plane:
+                gxn[k * C + c] += gr[c]
+
+
+def max_pool2d_forward(real[:, :, :, ::1] x, real[:, :, :, ::1] y, int[:, :, :, ::1] argmax,
+                       Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
+                       Py_ssize_t pt, Py_ssize_t pl, int nthreads=1):
+    """Fill y and argmax (see the module comment) for windows (kh, kw), strides, pads."""
+    cdef Geo g = _geo(_shape4(x.shape), _shape4(y.shape), kh, kw, sh, sw, pt, pl,
+                      "max_pool2d_forward")
+    if _shape4(argmax.shape) != _shape4(y.shape):
+        raise ValueError("max_pool2d_forward: argmax and y shapes differ")
+    cdef Py_ssize_t r, rows = g.N * g.OH
+    cdef int nt = _threads_for(x.size + 2 * y.size, nthreads)
+    cdef unsigned int csr = 0
+    if y.size == 0:
+        return
+    with nogil, parallel(num_threads=nt):
+        csr = tl_ftz_enter()
+        for r in prange(rows, schedule="static"):
+            _max_fwd_row(&x[0, 0, 0, 0], &y[0, 0, 0, 0], &argmax[0, 0, 0, 0], g, r)
+        tl_ftz_leave(csr)
+
+
+def max_pool2d_backward(real[:, :, :, ::1] gy, int[:, :, :, ::1] argmax,
+                        real[:, :, :, ::1] gx, int nthreads=1):
+    """gx = scatter-add of gy to the argmax positions (gx is overwritten)."""
+    cdef Geo g = _geo(_shape4(gx.shape), _shape4(gy.shape), 1, 1, 1, 1, 0, 0,
+                      "max_pool2d_backward")
+    if _shape4(argmax.shape) != _shape4(gy.shape):
+        raise ValueError("max_pool2d_backward: argmax and gy shapes differ")
+    cdef Py_ssize_t n
+    cdef int nt = _threads_for(gx.size + 2 * gy.size, nthreads)
+    cdef unsigned int csr = 0
+    if gx.size == 0:
+        return
+    if gy.size == 0:
+        gx[...] = 0
+        return
+    with nogil, parallel(num_threads=nt):
+        csr = tl_ftz_enter()
+        for n in prange(g.N, schedule="static"):
+            _max_bwd_image(&gy[0, 0, 0, 0], &argmax[0, 0, 0, 0], &gx[0, 0, 0, 0], g, n)
+        tl_ftz_leave(csr)
+
+
+# ------------------------------------------------------------------------- avg pool --
+
+cdef void _avg_fwd_row(const real* x, real* y, Geo g, Py_ssize_t r) noexcept nogil:
+    """y[n,p,q,:] = sum of the in-bounds window of x[n] / its element count."""
+    cdef Py_ssize_t n = r // g.OH, p = r % g.OH, q, h, w, c, h0, h1, w0, w1
+    cdef Py_ssize_t C = g.C
+    cdef real* yr
+    cdef const real* xr
+    cdef real inv
+    _span(p, g.sh, g.pt, g.kh, g.H, &h0, &h1)
+    for q in range(g.OW):
+        _span(q, g.sw, g.pl, g.kw, g.W, &w0, &w1)
+        yr = y + (r * g.OW + q) * C
+        for c in range(C):
+            yr[c] = 0
+        for h in range(h0, h1):
+            for w in range(w0, w1):
+                xr = x + ((n * g.H + h) * g.W + w) * C
+                for c in range(C):
+                    yr[c] += xr[c]
+        if h1 > h0 and w1 > w0:
+            inv = (<real>1) / <real>((h1 - h0) * (w1 - w0))
+            for c in range(C):
+                yr[c] *= inv
+
+
+cdef void _avg_bwd_image(const real* gy, real* gx, Geo g, Py_ssize_t n) noexcept nogil:
+    """gx[n] = 0, then each window's gy / count added to its in-bounds elements."""
+    cdef Py_ssize_t C = g.C, p, q, h, w, c, h0, h1, w0, w1
+    cdef real* gxr
+    cdef const real* gr
+    cdef real v
+    memset(gx + n * g.H * g.W * C, 0, g.H * g.W * C * sizeof(real))
+    for p in range(g.OH):
+        _span(p, g.sh, g.pt, g.kh, g.H, &h0, &h1)
+        for q in range(g.OW):
+            _span(q, g.sw, g.pl, g.kw, g.W, &w0, &w1)
+            if h1 <= h0 or w1 <= w0:
+                continue
+            gr = gy + ((n * g.OH + p) * g.OW + q) * C
+            v = (<real>1) / <real>((h1 - h0) * (w1 - w0))
+            for h in range(h0, h1):
+                for w in range(w0, w1):
+                    gxr = gx + ((n * g.H + h) * g.W + w) * C
+                    for c in range(C):
+                        gxr[c] += gr[c] * v
+
+
+def avg_pool2d_forward(real[:, :, :, ::1] x, real[:, :, :, ::1] y,
+                       Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
+                       Py_ssize_t pt, Py_ssize_t pl, int nthreads=1):
+    """Fill y with the window means over in-bounds elements."""
+    cdef Geo g = _geo(_shape4(x.shape), _shape4(y.shape), kh, kw, sh, sw, pt, pl,
+                      "avg_pool2d_forward")
+    cdef Py_ssize_t r, rows = g.N * g.OH
+    cdef int nt = _threads_for(x.size + y.size, nthreads)
+    cdef unsigned int csr = 0
+    if y.size == 0:
+        return
+    with nogil, parallel(num_threads=nt):
+        csr = tl_ftz_enter()
+        for r in prange(rows, schedule="static"):
+            _avg_fwd_row(&x[0, 0, 0, 0], &y[0, 0, 0, 0], g, r)
+        tl_ftz_leave(csr)
+
+
+def avg_pool2d_backward(real[:, :, :, ::1] gy, real[:, :, :, ::1] gx,
+                        Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
+                        Py_ssize_t pt, Py_ssize_t pl, int nthreads=1):
+    """gx = gradient of avg_pool2d_forward for output gradient gy (gx is overwritten)."""
+    cdef Geo g = _geo(_shape4(gx.shape), _shape4(gy.shape), kh, kw, sh, sw, pt, pl,
+                      "avg_pool2d_backward")
+    cdef Py_ssize_t n
+    cdef int nt = _threads_for(gx.size + gy.size * kh * kw, nthreads)
+    cdef unsigned int csr = 0
+    if gx.size == 0:
+        return
+    if gy.size == 0:
+        gx[...] = 0
+        return
+    with nogil, parallel(num_threads=nt):
+        csr = tl_ftz_enter()
+        for n in prange(g.N, schedule="static"):
+            _avg_bwd_image(&gy[0, 0, 0, 0], &gx[0, 0, 0, 0], g, n)
+        tl_ftz_leave(csr)

@@ -1,0 +1,230 @@
+"""Primitive neural-network ops with their own kernels: conv2d, pooling, linear and the
+fused softmax cross-entropy. Each op validates its arguments in Python (a ``ValueError``
+naming the op, the argument and the value received) before any kernel runs, then keeps
+forward and backward side by side, computing only the gradients that are needed.
+"""
+import numpy as np
+
+from .autograd import Function
+from .backend import get_backend
+from .backend._shapes import conv_output_shape, normalize_padding, pool_output_shape
+from .tensor import Tensor, _as_tensor
+
+
+# ---------------------------------------------------------------- argument checks
+def _pair(op, name, value):
+    v = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(v) != 2 or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool)
+                              for i in v):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints. Received: "
+                         f"{name}={value!r}")
+    if min(v) < 1:
+        raise ValueError(f"{op}: {name} must be positive. Received: {name}={value!r}")
+    return (int(v[0]), int(v[1]))
+
+
+def _float_tensor(op, name, t, ndim=None):
+    if t.dtype not in (np.float32, np.float64):
+        raise ValueError(f"{op}: {name} must be float32 or float64. Received: {name} with "
+                         f"dtype={t.dtype}")
+    if ndim is not None and t.ndim != ndim:
+        raise ValueError(f"{op}: {name} must have rank {ndim}. Received: {name} with "
+                         f"shape {t.shape}")
+
+
+def _same_dtype(op, **tensors):
+    dtypes = {k: v.dtype for k, v in tensors.items() if v is not None}
+    if len(set(dtypes.values())) > 1:
+        raise ValueError(f"{op}: all inputs must have the same dtype. Received: {dtypes}")
+
+
+def _check_window(op, x_shape, window, strides, padding, dilation):
+    """The window must fit inside the (padded) input; returns the output shape."""
+    h, w = x_shape[1:3]
+    eff = [(k - 1) * d + 1 for k, d in zip(window, dilation)]
+    if padding == "valid" and (eff[0] > h or eff[1] > w):
+        raise ValueError(f"{op}: the window {tuple(window)} (dilated to {tuple(eff)}) is "
+                         f"larger than the input's spatial size {(h, w)} with padding "
+                         f"'valid'. Received: input shape {tuple(x_shape)}")
+
+
+# ---------------------------------------------------------------- conv2d
+class Conv2D(Function):
+    def forward(self, x, w, b, strides=(1, 1), padding="valid", dilation=(1, 1), relu=False):
+        self.args = (strides, padding, dilation)
+        self.x, self.w, self.relu = x, w, relu
+        self.has_bias = b is not None
+        y = get_backend().conv2d_forward(x, w, b, strides, padding, dilation, relu=relu)
+        self.y = y if relu else None
+        return y
+
+    def backward(self, g):
+        if self.relu:
+            g = np.where(self.y > 0, g, 0).astype(g.dtype, copy=False)
+        be = get_backend()
+        need_x, need_w, need_b = self.needs_input_grad
+        gx = be.conv2d_backward_input(g, self.w, self.x.shape, *self.args) if need_x else None
+        gw = be.conv2d_backward_weight(g, self.x, self.w.shape, *self.args) if need_w else None
+        gb = g.sum(axis=(0, 1, 2)) if (need_b and self.has_bias) else None
+        return gx, gw, gb
+
+
+def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1,
+           activation=None):
+    """2-D convolution of NHWC ``x`` with a ``(kh, kw, c_in, c_out)`` kernel (Keras layout).
+
+    ``activation`` may be ``None`` or ``"relu"`` (fused into the kernel's epilogue).
+    """
+    op = "conv2d"
+    x, kernel = _as_tensor(x), _as_tensor(kernel)
+    bias = None if bias is None else _as_tensor(bias)
+    _float_tensor(op, "input", x, 4)
+    _float_tensor(op, "kernel", kernel, 4)
+    _same_dtype(op, input=x, kernel=kernel, bias=bias)
+    if x.shape[3] != kernel.shape[2]:
+        raise ValueError(f"{op}: the input has {x.shape[3]} channels but the kernel expects "
+                         f"{kernel.shape[2]}. Received: input shape {x.shape}, kernel shape "
+                         f"{kernel.shape}")
+    if min(kernel.shape) < 1 or min(x.shape) < 1:
+        raise ValueError(f"{op}: empty input or kernel. Received: input shape {x.shape}, "
+                         f"kernel shape {kernel.shape}")
+    if bias is not None and bias.shape != (kernel.shape[3],):
+        raise ValueError(f"{op}: bias must have shape ({kernel.shape[3]},). Received: bias "
+                         f"shape {bias.shape}")
+    strides = _pair(op, "strides", strides)
+    dilation = _pair(op, "dilation_rate", dilation_rate)
+    padding = normalize_padding(padding)
+    if activation not in (None, "relu", "linear"):
+        raise ValueError(f"{op}: activation must be None or 'relu'. Received: "
+                         f"activation={activation!r}")
+    _check_window(op, x.shape, kernel.shape[:2], strides, padding, dilation)
+    conv_output_shape(x.shape, kernel.shape, strides, padding, dilation)
+    return Conv2D.apply(x, kernel, bias, strides=strides, padding=padding,
+                        dilation=dilation, relu=activation == "relu")
+
+
+# ---------------------------------------------------------------- pooling
+class MaxPool2D(Function):
+    def forward(self, x, pool_size=(2, 2), strides=(2, 2), padding="valid"):
+        self.args, self.x_shape = (pool_size, strides, padding), x.shape
+        y, self.argmax = get_backend().max_pool2d_forward(x, pool_size, strides, padding)
+        return y
+
+    def backward(self, g):
+        return get_backend().max_pool2d_backward(g, self.argmax, self.x_shape, *self.args)
+
+
+class AvgPool2D(Function):
+    def forward(self, x, pool_size=(2, 2), strides=(2, 2), padding="valid"):
+        self.args, self.x_shape = (pool_size, strides, padding), x.shape
+        return get_backend().avg_pool2d_forward(x, pool_size, strides, padding)
+
+    def backward(self, g):
+        return get_backend().avg_pool2d_backward(g, self.x_shape, *self.args)
+
+
+def _pool(op, cls, x, pool_size, strides, padding):
+    x = _as_tensor(x)
+    _float_tensor(op, "input", x, 4)
+    pool_size = _pair(op, "pool_size", pool_size)
+    strides = pool_size if strides is None else _pair(op, "strides", strides)
+    padding = normalize_padding(padding)
+    _check_window(op, x.shape, pool_size, strides, padding, (1, 1))
+    pool_output_shape(x.shape, pool_size, strides, padding)
+    return cls.apply(x, pool_size=pool_size, strides=strides, padding=padding)
+
+
+def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):
+    """Max pooling over NHWC ``x`` (``strides`` defaults to ``pool_size``, as in Keras)."""
+    return _pool("max_pool2d", MaxPool2D, x, pool_size, strides, padding)
+
+
+def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):
+    """Average pooling over NHWC ``x``; with "same" padding only valid elements count."""
+    return _pool("avg_pool2d", AvgPool2D, x, pool_size, strides, padding)
+
+
+# ---------------------------------------------------------------- linear
+class Linear(Function):
+    def forward(self, x, w, b, relu=False):
+        be = get_backend()
+        self.x, self.w, self.relu, self.has_bias = x, w, relu, b is not None
+        y = be.gemm(x, w)
+        if b is not None:
+            y += b
+        if relu:
+            np.maximum(y, 0, out=y)
+            self.y = y
+        return y
+
+    def backward(self, g):
+        if self.relu:
+            g = np.where(self.y > 0, g, 0).astype(g.dtype, copy=False)
+        be = get_backend()
+        need_x, need_w, need_b = self.needs_input_grad
+        gx = be.gemm(g, self.w, trans_b=True) if need_x else None
+        gw = be.gemm(self.x, g, trans_a=True) if need_w else None
+        gb = g.sum(axis=0) if (need_b and self.has_bias) else None
+        return gx, gw, gb
+
+
+def linear(x, kernel, bias=None, activation=None):
+    """``x @ kernel + bias`` with a Keras-layout ``(in, units)`` kernel, optional fused ReLU."""
+    op = "linear"
+    x, kernel = _as_tensor(x), _as_tensor(kernel)
+    bias = None if bias is None else _as_tensor(bias)
+    _float_tensor(op, "input", x, 2)
+    _float_tensor(op, "kernel", kernel, 2)
+    _same_dtype(op, input=x, kernel=kernel, bias=bias)
+    if x.shape[1] != kernel.shape[0]:
+        raise ValueError(f"{op}: the input has {x.shape[1]} features but the kernel expects "
+                         f"{kernel.shape[0]}. Received: input shape {x.shape}, kernel shape "
+                         f"{kernel.shape}")
+    if bias is not None and bias.shape != (kernel.shape[1],):
+        raise ValueError(f"{op}: bias must have shape ({kernel.shape[1]},). Received: bias "
+                         f"shape {bias.shape}")
+    if activation not in (None, "relu", "linear"):
+        raise ValueError(f"{op}: activation must be None or 'relu'. Received: "
+                         f"activation={activation!r}")
+    return Linear.apply(x, kernel, bias, relu=activation == "relu")
+
+
+# ---------------------------------------------------------------- softmax cross-entropy
+class SoftmaxCrossEntropy(Function):
+    def forward(self, logits, target=None):
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        n = logits.shape[0]
+        if target.ndim == 1:    # class indices
+            self.target = np.zeros_like(logits)
+            self.target[np.arange(n), target] = 1
+        else:
+            self.target = target.astype(logits.dtype, copy=False)
+        self.probs, self.n = np.exp(logp), n
+        return np.asarray(-(self.target * logp).sum() / n, dtype=logits.dtype)
+
+    def backward(self, g):
+        return g * (self.probs - self.target) / self.n
+
+
+def softmax_cross_entropy(logits, target):
+    """Mean cross-entropy of ``softmax(logits)`` against one-hot/probability targets of the
+    same shape, or integer class indices of shape ``(N,)``. Fused and numerically stable."""
+    op = "softmax_cross_entropy"
+    logits = _as_tensor(logits)
+    _float_tensor(op, "logits", logits, 2)
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.ndim == 1:
+        if t.dtype.kind not in "iu":
+            raise ValueError(f"{op}: 1-D targets must be integer class indices. Received: "
+                             f"dtype={t.dtype}")
+        if t.shape[0] != logits.shape[0]:
+            raise ValueError(f"{op}: logits and targets disagree on the batch size. "
+                             f"Received: logits shape {logits.shape}, target shape {t.shape}")
+        if t.size and (t.min() < 0 or t.max() >= logits.shape[1]):
+            raise ValueError(f"{op}: class indices must lie in [0, {logits.shape[1]}). "
+                             f"Received: min {t.min()}, max {t.max()}")
+    elif t.shape != logits.shape:
+        raise ValueError(f"{op}: targets must have the logits' shape or be class indices. "
+                         f"Received: logits shape {logits.shape}, target shape {t.shape}")
+    return SoftmaxCrossEntropy.apply(logits, target=t)

@@ -1,0 +1,11 @@
+"""Keras-compatible layers (NHWC, Keras weight layouts and defaults)."""
+from .base import Layer
+from .core import Input, InputLayer, Dense, Activation, Flatten, Reshape, Dropout
+from .conv import Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D
+from .normalization import BatchNormalization
+
+MaxPool2D, AvgPool2D = MaxPooling2D, AveragePooling2D
+
+LAYER_CLASSES = {cls.__name__: cls for cls in (
+    InputLayer, Dense, Activation, Flatten, Reshape, Dropout, Conv2D, MaxPooling2D,
+    AveragePooling2D, GlobalAveragePooling2D, BatchNormalization)}

@@ -1,0 +1,117 @@
+"""Conv2D (NHWC, kernel ``(kh, kw, in, out)``) and 2-D pooling layers."""
+import numpy as np
+
+from .. import activations
+from ..backend._shapes import conv_output_shape, normalize_padding, pool_output_shape
+from ..functional import avg_pool2d, conv2d, max_pool2d
+from .base import Layer, check_rank, conv_tuple
+from .core import Activated, _init_name
+
+
+class Conv2D(Activated):
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) \
+                or filters < 1:
+            raise ValueError("Invalid value for argument `filters`. Expected a strictly "
+                             f"positive value. Received filters={filters!r}")
+        if data_format not in (None, "channels_last"):
+            raise ValueError("tensorlib supports data_format='channels_last' only. "
+                             f"Received: data_format={data_format!r}")
+        self.filters = int(filters)
+        self.kernel_size = conv_tuple(kernel_size, 2, "kernel_size")
+        self.strides = conv_tuple(strides, 2, "strides")
+        self.dilation_rate = conv_tuple(dilation_rate, 2, "dilation_rate")
+        self.padding = normalize_padding(padding)
+        self.use_bias = use_bias
+        self._set_activation(activation)
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+
+    def build(self, input_shape):
+        check_rank(self, input_shape, 4, "batch, height, width, channels")
+        shape = self.kernel_size + (input_shape[-1], self.filters)
+        self.kernel = self.add_weight(shape, self.kernel_initializer, name="kernel")
+        self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias") \
+            if self.use_bias else None
+
+    def compute_output_shape(self, input_shape):
+        check_rank(self, input_shape, 4, "batch, height, width, channels")
+        shape = conv_output_shape((0,) + tuple(input_shape[1:]),
+                                  self.kernel_size + (input_shape[-1], self.filters),
+                                  self.strides, self.padding, self.dilation_rate)
+        if min(shape[1:3]) < 1:
+            raise ValueError(f"Layer {self.name!r}: the kernel {self.kernel_size} does not fit "
+                             f"in the input. Received: input_shape={tuple(input_shape)}")
+        return (input_shape[0],) + shape[1:]
+
+    def call(self, x, training=False, logits=False):
+        fuse = self.activation is activations.relu and not logits
+        y = conv2d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
+                   activation="relu" if fuse else None)
+        return y if (logits or fuse) else self.activation(y)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding, "dilation_rate": list(self.dilation_rate),
+                "activation": self.activation_name, "use_bias": self.use_bias,
+                "kernel_initializer": _init_name(self.kernel_initializer),
+                "bias_initializer": _init_name(self.bias_initializer)}
+
+
+class _Pooling2D(Layer):
+    _op = None
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError("tensorlib supports data_format='channels_last' only. "
+                             f"Received: data_format={data_format!r}")
+        self.pool_size = conv_tuple(pool_size, 2, "pool_size")
+        self.strides = self.pool_size if strides is None else conv_tuple(strides, 2, "strides")
+        self.padding = normalize_padding(padding)
+
+    def compute_output_shape(self, input_shape):
+        check_rank(self, input_shape, 4, "batch, height, width, channels")
+        shape = pool_output_shape((0,) + tuple(input_shape[1:]), self.pool_size,
+                                  self.strides, self.padding)
+        if min(shape[1:3]) < 1:
+            raise ValueError(f"Layer {self.name!r}: the pool size {self.pool_size} does not "
+                             f"fit in the input. Received: input_shape={tuple(input_shape)}")
+        return (input_shape[0],) + shape[1:]
+
+    def call(self, x, training=False):
+        return type(self)._op(x, self.pool_size, self.strides, self.padding)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": list(self.pool_size),
+                "strides": list(self.strides), "padding": self.padding}
+
+
+class MaxPooling2D(_Pooling2D):
+    _op = staticmethod(max_pool2d)
+
+
+class AveragePooling2D(_Pooling2D):
+    _op = staticmethod(avg_pool2d)
+
+
+class GlobalAveragePooling2D(Layer):
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.keepdims = keepdims
+
+    def compute_output_shape(self, input_shape):
+        check_rank(self, input_shape, 4, "batch, height, width, channels")
+        if self.keepdims:
+            return (input_shape[0], 1, 1, input_shape[3])
+        return (input_shape[0], input_shape[3])
+
+    def call(self, x, training=False):
+        return x.mean(axis=(1, 2), keepdims=self.keepdims)
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}

@@ -1,0 +1,162 @@
+"""Core layers: Input, Dense, Activation, Flatten, Reshape, Dropout."""
+import math
+
+import numpy as np
+
+from .. import activations
+from ..functional import linear
+from ..random import get_generator
+from ..tensor import Tensor
+from .base import Layer
+
+
+class InputLayer(Layer):
+    """Declares the input shape of a Sequential model (not shown in ``summary()``)."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
+        if shape is None:
+            raise ValueError("Input needs a `shape` argument. Received: shape=None")
+        super().__init__(name=name, dtype=dtype, input_shape=shape, batch_size=batch_size,
+                         **kwargs)
+        self.built = True
+
+    def call(self, x, training=False):
+        return x
+
+    def get_config(self):
+        return {"shape": list(self.batch_input_shape[1:]), "name": self.name,
+                "dtype": self.dtype.name}
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None):  # noqa: N802 - Keras name
+    """``keras.Input``: the first element of a Sequential model's layer list."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+
+
+class Activated(Layer):
+    """A layer ending in an activation; the model may ask for the pre-activation output
+    (``call(..., logits=True)``) to fuse softmax into the cross-entropy."""
+
+    def _set_activation(self, activation):
+        self.activation = activations.get(activation)
+
+    @property
+    def activation_name(self):
+        return activations.serialize(self.activation)
+
+
+class Dense(Activated):
+    def __init__(self, units, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
+            raise ValueError("Received an invalid value for `units`, expected a positive "
+                             f"integer. Received: units={units!r}")
+        self.units, self.use_bias = int(units), use_bias
+        self._set_activation(activation)
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
+                                      name="kernel")
+        self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias") \
+            if self.use_bias else None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def call(self, x, training=False, logits=False):
+        if x.shape[-1] != self.kernel.shape[0]:
+            raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: "
+                             f"expected axis -1 of input shape to have value "
+                             f"{self.kernel.shape[0]}, but received input with shape {x.shape}")
+        fuse_relu = self.activation is activations.relu and not logits
+        if x.ndim == 2:
+            y = linear(x, self.kernel, self.bias, activation="relu" if fuse_relu else None)
+        else:
+            y = x @ self.kernel + self.bias if self.use_bias else x @ self.kernel
+            if fuse_relu:
+                y = y.relu()
+        if logits or fuse_relu:
+            return y
+        return self.activation(y)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "activation": self.activation_name, "use_bias": self.use_bias,
+                "kernel_initializer": _init_name(self.kernel_initializer),
+                "bias_initializer": _init_name(self.bias_initializer)}
+
+
+def _init_name(init):
+    if not isinstance(init, str):
+        raise ValueError(f"Only initializers given by name can be saved. Received: {init!r}")
+    return init
+
+
+class Activation(Activated):
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self._set_activation(activation)
+
+    def call(self, x, training=False, logits=False):
+        return x if logits else self.activation(x)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation_name}
+
+
+class Flatten(Layer):
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        return (input_shape[0], None if None in rest else int(math.prod(rest)))
+
+    def call(self, x, training=False):
+        return x.reshape(x.shape[0], -1)
+
+
+class Reshape(Layer):
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(d) for d in target_shape)
+        if sum(d == -1 for d in self.target_shape) > 1:
+            raise ValueError("There can only be one -1 in `target_shape`. "
+                             f"Received: target_shape={target_shape}")
+
+    def compute_output_shape(self, input_shape):
+        size = math.prod(input_shape[1:])
+        known = math.prod(d for d in self.target_shape if d != -1)
+        shape = tuple(size // known if d == -1 else d for d in self.target_shape)
+        if math.prod(shape) != size or (-1 in self.target_shape and size % known):
+            raise ValueError(f"Layer {self.name!r}: the input shape {tuple(input_shape)} "
+                             f"cannot be reshaped to {self.target_shape}. Received: "
+                             f"target_shape={self.target_shape}")
+        return (input_shape[0],) + shape
+
+    def call(self, x, training=False):
+        return x.reshape((x.shape[0],) + self.target_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Dropout(Layer):
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError("Invalid value received for argument `rate`. Expected a float "
+                             f"value between 0 and 1. Received: rate={rate!r}")
+        self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
+        from ..random import Generator
+        self._gen = Generator(seed) if seed is not None else None
+
+    def call(self, x, training=False):
+        if not training or self.rate == 0:
+            return x
+        shape = x.shape if self.noise_shape is None else tuple(
+            x.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
+        keep = get_generator(self._gen).uniform(shape, x.dtype) >= self.rate
+        return x * Tensor((keep / (1 - self.rate)).astype(x.dtype))
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}

@@ -1,0 +1,472 @@
+"""Keras 3 compatible losses built from differentiable tensorlib ops.
+
+The functions (``categorical_crossentropy``, ``mean_squared_error``, ...) return one loss
+per sample as a ``Tensor``, like Keras's. The ``Loss`` classes reduce those values
+(default ``"sum_over_batch_size"``: the mean over samples) and return a scalar ``Tensor``
+that ``backward()`` can differentiate. ``y_pred`` is a ``Tensor`` (arrays are wrapped);
+``y_true`` is an array or ``Tensor`` and is cast to ``y_pred``'s dtype.
+
+Numerics follow Keras: probabilities are clipped to ``[1e-7, 1 - 1e-7]`` and categorical
+cross-entropy first renormalises ``y_pred`` to sum to one over the last axis.
+
+``CategoricalCrossentropy`` / ``SparseCategoricalCrossentropy`` built with
+``from_logits=False`` carry ``fuses_softmax = True``: a model whose last layer is a
+softmax may call ``loss.from_logits_call(y_true, logits)`` instead, which runs the fused
+kernel ``functional.softmax_cross_entropy`` on the pre-softmax logits.
+"""
+import inspect
+import warnings
+
+import numpy as np
+
+from . import functional
+from .tensor import Tensor, stack, tensor, zeros
+
+__all__ = ["Loss", "LossFunctionWrapper", "CategoricalCrossentropy",
+           "SparseCategoricalCrossentropy", "BinaryCrossentropy", "MeanSquaredError",
+           "MeanAbsoluteError", "categorical_crossentropy", "sparse_categorical_crossentropy",
+           "binary_crossentropy", "mean_squared_error", "mean_absolute_error", "get"]
+
+EPSILON = 1e-7
+REDUCTIONS = ("sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight")
+
+
+# ---------------------------------------------------------------- helpers
+def _pred(y_pred):
+    if isinstance(y_pred, Tensor):
+        return y_pred
+    arr = np.asarray(y_pred)
+    return tensor(arr if arr.dtype.kind == "f" else arr.astype(np.float32))
+
+
+def _raw(y):
+    return y.data if isinstance(y, Tensor) else np.asarray(y)
+
+
+def _match_rank(a, b):
+    """Keras's squeeze_or_expand_to_same_rank for objects with ``shape``/``reshape``."""
+    ra, rb = len(a.shape), len(b.shape)
+    if ra == rb + 1 and a.shape[-1] == 1:
+        if rb == 1:
+            b = b.reshape(tuple(b.shape) + (1,))
+        else:
+            a = a.reshape(tuple(a.shape[:-1]))
+    elif rb == ra + 1 and b.shape[-1] == 1:
+        if ra == 1:
+            a = a.reshape(tuple(a.shape) + (1,))
+        else:
+            b = b.reshape(tuple(b.shape[:-1]))
+    return a, b
+
+
+def _looks_like_labels(t_shape, p_shape):
+    """Integer class labels of shape (N,) / (N, 1) against (N, C) predictions, C > 1."""
+    if len(p_shape) < 1 or p_shape[-1] <= 1:
+        return False
+    return tuple(t_shape) == tuple(p_shape[:-1]) or \
+        tuple(t_shape) == tuple(p_shape[:-1]) + (1,)
+
+
+def _check_same_shape(fn, t, p):
+    if tuple(t.shape) != tuple(p.shape):
+        raise ValueError(f"{fn}: arguments `target` and `output` must have the same shape. "
+                         f"Received: target.shape={tuple(t.shape)}, "
+                         f"output.shape={tuple(p.shape)}")
+
+
+def _check_axis(fn, axis, ndim):
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or \
+            not -max(ndim, 1) <= axis < max(ndim, 1):
+        raise ValueError(f"{fn}: `axis` must be an int within the rank of y_pred ({ndim}). "
+                         f"Received: axis={axis!r}")
+
+
+def _log_probs(y_pred, from_logits, axis):
+    if from_logits:
+        return y_pred.log_softmax(axis)
+    out = y_pred / y_pred.sum(axis=axis, keepdims=True)
+    return out.clip(EPSILON, 1.0 - EPSILON).log()
+
+
+def _int_labels(fn, y_true, num_classes, ignore_class=None):
+    arr = _raw(y_true)
+    if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
+        raise ValueError(f"{fn}: y_true must hold integer class indices. Received: "
+                         f"dtype={arr.dtype}")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise ValueError(f"{fn}: y_true must hold integer class indices. Received: "
+                             f"non-integer values such as "
+                             f"{arr[arr != np.round(arr)][:3].tolist()}")
+    labels = arr.astype(np.int64)
+    valid = np.ones(labels.shape, bool) if ignore_class is None else labels != ignore_class
+    bad = valid & ((labels < 0) | (labels >= num_classes))
+    if bad.any():
+        raise ValueError(f"{fn}: class indices must lie in [0, {num_classes}). Received: "
+                         f"{sorted(set(labels[bad].tolist()))[:5]}")
+    return labels, valid
+
+
+# ---------------------------------------------------------------- functions
+def mean_squared_error(y_true, y_pred):
+    """``mean(square(y_true - y_pred), axis=-1)`` per sample."""
+    y_pred = _pred(y_pred)
+    y_true, y_pred = _match_rank(_raw(y_true).astype(y_pred.dtype), y_pred)
+    _check_same_shape("mean_squared_error", y_true, y_pred)
+    d = y_pred - tensor(y_true)
+    return (d * d).mean(axis=-1)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """``mean(abs(y_true - y_pred), axis=-1)`` per sample."""
+    y_pred = _pred(y_pred)
+    y_true, y_pred = _match_rank(_raw(y_true).astype(y_pred.dtype), y_pred)
+    _check_same_shape("mean_absolute_error", y_true, y_pred)
+    return (y_pred - tensor(y_true)).abs().mean(axis=-1)
+
+
+def _validate_categorical(fn, t, p_shape):
+    if tuple(t.shape) != tuple(p_shape) and _looks_like_labels(t.shape, p_shape):
+        raise ValueError(
+            f"{fn}: y_true looks like integer class labels but this loss expects one-hot "
+            f"targets of y_pred's shape. Use `sparse_categorical_crossentropy` with integer "
+            f"labels, or one-hot encode them with `to_categorical`. Received: "
+            f"y_true.shape={tuple(t.shape)}, y_pred.shape={tuple(p_shape)}")
+    if tuple(t.shape) != tuple(p_shape):
+        raise ValueError(f"{fn}: arguments `target` and `output` must have the same shape. "
+                         f"Received: target.shape={tuple(t.shape)}, "
+                         f"output.shape={tuple(p_shape)}")
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """``-sum(y_true * log(y_pred), axis)`` with one-hot (or probability) targets."""
+    fn = "categorical_crossentropy"
+    y_pred = _pred(y_pred)
+    t = _raw(y_true)
+    _check_axis(fn, axis, y_pred.ndim)
+    _validate_categorical(fn, t, y_pred.shape)
+    if y_pred.shape[-1] == 1:
+        warnings.warn(f"In loss {fn}, expected y_pred.shape to be (batch_size, num_classes) "
+                      f"with num_classes > 1. Received: y_pred.shape={y_pred.shape}. "
+                      "Consider using 'binary_crossentropy' if you only have 2 classes.",
+                      SyntaxWarning, stacklevel=2)
+    t = _smooth_categorical(t.astype(y_pred.dtype), label_smoothing, axis)
+    return -(tensor(t) * _log_probs(y_pred, from_logits, axis)).sum(axis=axis)
+
+
+def _smooth_categorical(t, label_smoothing, axis=-1):
+    if label_smoothing:
+        t = t * (1.0 - label_smoothing) + label_smoothing / t.shape[axis]
+    return t.astype(t.dtype, copy=False)
+
+
+def _validate_sparse(fn, y_true, p_shape, ignore_class=None):
+    """The labels (trailing 1 squeezed) as int64 and the mask of entries not ignored."""
+    t = _raw(y_true)
+    if len(p_shape) < 1:
+        raise ValueError(f"{fn}: y_pred must have at least rank 1. Received: "
+                         f"y_pred.shape={tuple(p_shape)}")
+    if t.ndim == len(p_shape) and t.ndim > 0 and t.shape[-1] == 1:
+        t = t.reshape(t.shape[:-1])
+    if tuple(t.shape) == tuple(p_shape) and p_shape[-1] > 1:
+        raise ValueError(f"{fn}: y_true has y_pred's shape, so it looks one-hot encoded; this "
+                         "loss expects integer class labels. Use `categorical_crossentropy` "
+                         "for one-hot targets. Received: "
+                         f"y_true.shape={tuple(_raw(y_true).shape)}, "
+                         f"y_pred.shape={tuple(p_shape)}")
+    if tuple(t.shape) != tuple(p_shape[:-1]):
+        raise ValueError(f"{fn}: arguments `target` and `output` must have the same shape up "
+                         "until the last dimension. Received: "
+                         f"target.shape={tuple(_raw(y_true).shape)}, "
+                         f"output.shape={tuple(p_shape)}")
+    return _int_labels(fn, t, p_shape[-1], ignore_class)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None,
+                                    axis=-1):
+    """Cross-entropy against integer class indices; ``y_true`` of shape ``y_pred.shape[:-1]``
+    (a trailing 1 is squeezed). Entries equal to ``ignore_class`` give a loss of 0."""
+    fn = "sparse_categorical_crossentropy"
+    y_pred = _pred(y_pred)
+    if axis not in (-1, y_pred.ndim - 1):
+        raise ValueError(f"{fn}: only the last axis is supported as the class axis. "
+                         f"Received: axis={axis!r} for y_pred of rank {y_pred.ndim}")
+    labels, valid = _validate_sparse(fn, y_true, y_pred.shape, ignore_class)
+    labels = np.where(valid, labels, 0)
+    onehot = (labels[..., None] == np.arange(y_pred.shape[-1])).astype(y_pred.dtype)
+    if ignore_class is not None:
+        onehot *= valid[..., None]
+    return -(tensor(onehot) * _log_probs(y_pred, from_logits, -1)).sum(axis=-1)
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """``mean(-(y*log(p) + (1-y)*log(1-p)), axis)`` per sample."""
+    fn = "binary_crossentropy"
+    y_pred = _pred(y_pred)
+    t, y_pred = _match_rank(_raw(y_true).astype(y_pred.dtype), y_pred)
+    _check_same_shape(fn, t, y_pred)
+    _check_axis(fn, axis, y_pred.ndim)
+    if label_smoothing:
+        t = (t * (1.0 - label_smoothing) + 0.5 * label_smoothing).astype(y_pred.dtype)
+    z = tensor(t)
+    if from_logits:
+        # log(1 - sigmoid(x)) and log(sigmoid(x)) as a 2-way log-softmax of (0, x): stable,
+        # and its gradient is exact everywhere (also at x == 0).
+        pair = stack([zeros(y_pred.shape, dtype=y_pred.dtype), y_pred], axis=-1).log_softmax(-1)
+        log_neg, log_pos = pair[..., 0], pair[..., 1]
+    else:
+        p = y_pred.clip(EPSILON, 1.0 - EPSILON)
+        log_pos, log_neg = p.log(), (1.0 - p).log()
+    return -(z * log_pos + (1.0 - z) * log_neg).mean(axis=axis)
+
+
+# ---------------------------------------------------------------- reduction
+def _reduce(values, sample_weight, reduction, mask=None):
+    """Keras's reduce_weighted_values for a Tensor of per-sample losses."""
+    if mask is not None:
+        mask = mask.astype(values.dtype)
+        if reduction in ("mean", "sum_over_batch_size"):
+            valid = mask.sum()
+            mask = mask * (mask.size / valid if valid else 0.0)
+        if sample_weight is not None:
+            sw = _raw(sample_weight).astype(values.dtype)
+            mask, sw = _match_rank(mask, sw)
+            sample_weight = sw * mask
+        else:
+            sample_weight = mask
+    if sample_weight is not None:
+        sw = _raw(sample_weight).astype(values.dtype)
+        values, sw = _match_rank(values, sw)
+        try:
+            np.broadcast_shapes(values.shape, sw.shape)
+        except ValueError:
+            raise ValueError("sample_weight cannot be broadcast to the per-sample losses. "
+                             f"Received: sample_weight.shape={sw.shape}, losses shape "
+                             f"{values.shape}") from None
+        values = values * tensor(sw)
+    if reduction in (None, "none") or values.shape in ((), (0,)):
+        return values
+    loss = values.sum()
+    if reduction == "sum":
+        return loss
+    if reduction == "mean_with_sample_weight" and sample_weight is not None:
+        total = float(np.sum(sw))
+        return loss / total if total else loss * 0.0
+    return loss / values.size if values.size else loss * 0.0
+
+
+# ---------------------------------------------------------------- classes
+class Loss:
+    """Base class: ``__call__(y_true, y_pred, sample_weight=None)`` reduces ``call``."""
+
+    fuses_softmax = False
+
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"Invalid value for argument `reduction`. Expected one of "
+                             f"{REDUCTIONS}. Received: reduction={reduction!r}")
+        self.name = name or _snake(type(self).__name__)
+        self.reduction = reduction
+        self.dtype = dtype
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        y_pred = _pred(y_pred)
+        if self.dtype is not None and y_pred.dtype != np.dtype(self.dtype):
+            y_pred = y_pred.astype(self.dtype)
+        values = self.call(y_true, y_pred)
+        return _reduce(values, sample_weight, self.reduction, getattr(self, "_mask", None))
+
+    def call(self, y_true, y_pred):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r}>"
+
+
+def _snake(name):
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower()
+                   for i, c in enumerate(name))
+
+
+class LossFunctionWrapper(Loss):
+    """Wraps ``fn(y_true, y_pred, **kwargs)`` returning per-sample losses."""
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        super().__init__(name=name or getattr(fn, "__name__", None), reduction=reduction,
+                         dtype=dtype)
+        self.fn = fn
+        self._fn_kwargs = kwargs
+
+    def call(self, y_true, y_pred):
+        y_true, y_pred = _match_rank(_raw(y_true), y_pred)
+        out = self.fn(y_true, y_pred, **self._fn_kwargs)
+        return out if isinstance(out, Tensor) else _pred(out)
+
+    def get_config(self):
+        return {**super().get_config(), "fn": getattr(self.fn, "__name__", self.fn),
+                **self._fn_kwargs}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("fn"), str):          # a built-in function, by name
+            config["fn"] = ALL_OBJECTS_DICT[config["fn"].lower()]
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<LossFunctionWrapper({self.fn}, kwargs={self._fn_kwargs})>"
+
+
+class MeanSquaredError(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
+        super().__init__(mean_squared_error, reduction=reduction, name=name, dtype=dtype)
+
+    def get_config(self):
+        return Loss.get_config(self)
+
+
+class MeanAbsoluteError(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error",
+                 dtype=None):
+        super().__init__(mean_absolute_error, reduction=reduction, name=name, dtype=dtype)
+
+    def get_config(self):
+        return Loss.get_config(self)
+
+
+class BinaryCrossentropy(LossFunctionWrapper):
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="binary_crossentropy", dtype=None):
+        super().__init__(binary_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+
+    def get_config(self):
+        return {**Loss.get_config(self), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class _SoftmaxFusable(LossFunctionWrapper):
+    """Shared by the two categorical losses: the fused softmax-cross-entropy entry point."""
+
+    @property
+    def fuses_softmax(self):
+        return not self.from_logits
+
+    def from_logits_call(self, y_true, logits, sample_weight=None):
+        """The loss of ``softmax(logits)``, via the fused kernel when it applies (rank-2
+        logits, no sample weight, a mean reduction); otherwise via ``log_softmax``."""
+        logits = _pred(logits)
+        target = self._fused_target(y_true, logits)
+        if (logits.ndim == 2 and sample_weight is None and target is not None
+                and self.reduction in ("sum_over_batch_size", "mean")):
+            return functional.softmax_cross_entropy(logits, target)
+        values = self.fn(y_true, logits, from_logits=True,
+                         **{k: v for k, v in self._fn_kwargs.items() if k != "from_logits"})
+        return _reduce(values, sample_weight, self.reduction, getattr(self, "_mask", None))
+
+
+class CategoricalCrossentropy(_SoftmaxFusable):
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_crossentropy", dtype=None):
+        super().__init__(categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+
+    def _fused_target(self, y_true, logits):
+        if self.axis not in (-1, logits.ndim - 1):
+            return None
+        _validate_categorical("categorical_crossentropy", _raw(y_true), logits.shape)
+        return _smooth_categorical(_raw(y_true).astype(logits.dtype), self.label_smoothing)
+
+    def get_config(self):
+        return {**Loss.get_config(self), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class SparseCategoricalCrossentropy(_SoftmaxFusable):
+    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
+                 name="sparse_categorical_crossentropy", dtype=None):
+        super().__init__(sparse_categorical_crossentropy, reduction=reduction, name=name,
+                         dtype=dtype, from_logits=from_logits, ignore_class=ignore_class)
+        self.from_logits, self.ignore_class = from_logits, ignore_class
+
+    def call(self, y_true, y_pred):
+        self._set_mask(y_true, y_pred)
+        return super().call(y_true, y_pred)
+
+    def from_logits_call(self, y_true, logits, sample_weight=None):
+        self._set_mask(y_true, logits)
+        return super().from_logits_call(y_true, logits, sample_weight)
+
+    def _set_mask(self, y_true, y_pred):
+        self._mask = None
+        if self.ignore_class is not None:
+            t = _raw(y_true)
+            if t.ndim == len(y_pred.shape) and t.ndim and t.shape[-1] == 1:
+                t = t.reshape(t.shape[:-1])
+            self._mask = t != self.ignore_class
+
+    def _fused_target(self, y_true, logits):
+        if self.ignore_class is not None:
+            return None
+        return _validate_sparse("sparse_categorical_crossentropy", y_true, logits.shape)[0]
+
+    def get_config(self):
+        return {**Loss.get_config(self), "from_logits": self.from_logits,
+                "ignore_class": self.ignore_class}
+
+
+# ---------------------------------------------------------------- registry
+ALL_OBJECTS = (CategoricalCrossentropy, SparseCategoricalCrossentropy, BinaryCrossentropy,
+               MeanSquaredError, MeanAbsoluteError, categorical_crossentropy,
+               sparse_categorical_crossentropy, binary_crossentropy, mean_squared_error,
+               mean_absolute_error)
+_FUNCTION_CLASSES = {categorical_crossentropy: CategoricalCrossentropy,
+                     sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+                     binary_crossentropy: BinaryCrossentropy,
+                     mean_squared_error: MeanSquaredError,
+                     mean_absolute_error: MeanAbsoluteError}
+ALL_OBJECTS_DICT = {obj.__name__.lower(): obj for obj in ALL_OBJECTS}
+ALL_OBJECTS_DICT.update({"bce": binary_crossentropy, "mse": mean_squared_error,
+                         "mae": mean_absolute_error})
+
+
+def serialize(loss):
+    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+
+
+def get(identifier):
+    """A ``Loss`` instance from a name (case-insensitive: "mse", "categorical_crossentropy",
+    "CategoricalCrossentropy", ...), a config dict, a class, an instance (returned as is) or
+    a function ``fn(y_true, y_pred)`` returning per-sample losses (wrapped in a
+    ``LossFunctionWrapper`` so that calling the result always gives the reduced loss).
+    A name resolves to a loss named after that string, as ``compile`` does in Keras."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, dict):
+        cls = ALL_OBJECTS_DICT.get(str(identifier.get("class_name", "")).lower())
+        if inspect.isclass(cls):
+            return cls.from_config(dict(identifier.get("config") or {}))
+    elif isinstance(identifier, str):
+        obj = ALL_OBJECTS_DICT.get(identifier.lower())
+        if obj in _FUNCTION_CLASSES:
+            return _FUNCTION_CLASSES[obj](name=identifier)
+        if inspect.isclass(obj):
+            return obj()
+    elif inspect.isclass(identifier) and issubclass(identifier, Loss):
+        return identifier()
+    elif callable(identifier) and not inspect.isclass(identifier):
+        if identifier in _FUNCTION_CLASSES:
+            return _FUNCTION_CLASSES[identifier]()
+        return LossFunctionWrapper(identifier)
+    raise ValueError(f"Could not interpret loss identifier: {identifier!r}")

@@ -1,0 +1,109 @@
+"""``Sequential``: a plain stack of layers, built as soon as its input shape is known."""
+import numpy as np
+
+from ..layers.base import Layer, unique_name
+from ..layers.core import InputLayer
+from .summary import summary_lines
+from .training import Model
+
+
+class Sequential(Model):
+    def __init__(self, layers=None, name=None, trainable=True):
+        super().__init__(name=name or unique_name("sequential"))
+        self._layers = []
+        self.input_shape = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # ------------------------------------------------------------ structure
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    def add(self, layer):
+        if isinstance(layer, InputLayer):
+            if self._layers or self.input_shape is not None:
+                raise ValueError("An Input can only be the first layer of a Sequential "
+                                 f"model. Received: {layer!r}")
+            self.input_shape = layer.batch_input_shape
+            return
+        if not isinstance(layer, Layer):
+            raise ValueError("Only instances of `tensorlib.layers.Layer` can be added to a "
+                             f"Sequential model. Received: {layer!r} (of type {type(layer)})")
+        if any(existing.name == layer.name for existing in self._layers):
+            raise ValueError(f"All layers added to a Sequential model should have unique "
+                             f"names. Name {layer.name!r} is already the name of a layer in "
+                             "this model. Update the `name` argument to pass a unique name.")
+        if not self._layers and self.input_shape is None and layer.batch_input_shape:
+            self.input_shape = layer.batch_input_shape
+        self._layers.append(layer)
+        if self.input_shape is not None:
+            self.build(self.input_shape)
+
+    def pop(self):
+        if not self._layers:
+            raise IndexError("There are no layers in the model.")
+        layer = self._layers.pop()
+        return layer
+
+    def build(self, input_shape=None):
+        shape = tuple(input_shape if input_shape is not None else self.input_shape)
+        self.input_shape = (None,) + shape[1:]
+        shape = self.input_shape
+        for layer in self._layers:
+            shape = layer.build_for(shape)
+        self.built = True
+        return shape
+
+    @property
+    def output_shape(self):
+        return self._layers[-1].output_shape if self._layers else None
+
+    # ------------------------------------------------------------ compute
+    def call(self, x, training=False, logits=False):
+        last = len(self._layers) - 1
+        for i, layer in enumerate(self._layers):
+            x = layer.call(x, training=training, logits=True) if (logits and i == last) \
+                else layer.call(x, training=training)
+        return x
+
+    def ensure_built(self, x_shape):
+        if not self._layers:
+            raise ValueError("The Sequential model has no layers: add layers before using it.")
+        if not self.built:
+            self.build((None,) + tuple(x_shape[1:]))
+        expected = self.input_shape
+        if len(x_shape) != len(expected) or any(
+                e is not None and e != g for e, g in zip(expected[1:], x_shape[1:])):
+            raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: '
+                             f"expected shape={expected}, found shape={tuple(x_shape)}")
+
+    def summary(self, line_length=None, positions=None, print_fn=None):
+        text = "\n".join(summary_lines(self, line_length))
+        (print_fn or print)(text)
+
+    def get_config(self):
+        layers = []
+        if self.input_shape is not None:
+            layers.append({"class_name": "InputLayer",
+                           "config": {"shape": list(self.input_shape[1:])}})
+        layers += [{"class_name": type(la).__name__, "config": la.get_config()}
+                   for la in self._layers]
+        return {"name": self.name, "layers": layers}
+
+    @classmethod
+    def from_config(cls, config):
+        from ..layers import LAYER_CLASSES
+        model = cls(name=config["name"])
+        for entry in config["layers"]:
+            layer_cls = LAYER_CLASSES.get(entry["class_name"])
+            if layer_cls is None:
+                raise ValueError(f"Unknown layer class in saved model: "
+                                 f"{entry['class_name']!r}")
+            model.add(layer_cls.from_config(dict(entry["config"])))
+        return model
+
+    def _check_input_array(self, x):
+        x = np.asarray(x)
+        self.ensure_built(x.shape)
+        return x
