@@ -5,7 +5,8 @@ backend and PyTorch (CPU, channels-last, when ``import torch`` works), at each t
 count of ``--threads``. Each (implementation, thread count) pair runs in its own child
 process (``--rounds`` times, alternating implementations; the table shows the median over
 rounds), whose environment (TENSORLIB_NUM_THREADS, OMP_NUM_THREADS, OPENBLAS_NUM_THREADS)
-and ``torch.set_num_threads`` use that count, so NumPy's BLAS is held to it too.
+and ``torch.set_num_threads`` use that count, so NumPy's BLAS is held to it too, and
+whose glibc allocator keeps big blocks for reuse (see MALLOC_ENV).
 
 Backward is what training needs: conv1 (the input layer) computes the weight and bias
 gradients only; conv2/conv3 also the input gradient; ReLU's own backward is excluded
@@ -27,6 +28,12 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# glibc returns big freed blocks to the OS (and hands out fresh, page-faulting ones) until
+# its adaptive mmap threshold has grown past them, which made every implementation's
+# timings bimodal from process to process (PyTorch's conv1 forward: 1.2 ms or 10 ms).
+# These settings give every child the steady state of a long-running training process.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(128 << 20)}
 
 # name, kind, NHWC input shape, (kh, kw, cout) or pool size, need input gradient
 LAYERS = [
@@ -175,6 +182,7 @@ def main():
     print(f"# date:    {datetime.datetime.now().isoformat(timespec='seconds')}")
     print(f"# cpu:     {_cpu_model()} ({os.cpu_count()} logical CPUs)")
     print(f"# python:  {platform.python_version()}, {_versions()}")
+    print(f"# env:     {' '.join(f'{k}={v}' for k, v in MALLOC_ENV.items())} (see MALLOC_ENV)")
     print(f"# times:   ms, median over {a.rounds} rounds (one process each) of the median of "
           f"the round's runs; fwd+bwd = sum; x = speed-up of native")
     has_torch = not a.no_torch and importlib.util.find_spec("torch") is not None
@@ -184,7 +192,7 @@ def main():
     for _ in range(a.rounds):   # rounds alternate thread counts and implementations, so a
         for nt in counts:       # slow phase of this shared machine hits all of them alike
             env = dict(os.environ, TENSORLIB_NUM_THREADS=str(nt), OMP_NUM_THREADS=str(nt),
-                       OPENBLAS_NUM_THREADS=str(nt), MKL_NUM_THREADS=str(nt))
+                       OPENBLAS_NUM_THREADS=str(nt), MKL_NUM_THREADS=str(nt), **MALLOC_ENV)
             for who in who_list:
                 cmd = [sys.executable, __file__, "--_child", str(nt), "--_who", who,
                        "--batch", str(a.batch), "--budget", str(a.budget)]

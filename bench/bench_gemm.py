@@ -11,7 +11,7 @@ ratio is native / numpy from the same run ("best-of ratio": the fastest repeat o
 less sensitive to other load on the machine). Both write into preallocated outputs.
 
     python bench/bench_gemm.py [--threads 1,2] [--sizes 64,128,...] [--repeats 7]
-                               [--no-conv] [--budget 0.05] [--gap 0.1]
+                               [--no-conv] [--budget 0.05] [--gap 0.3]
 """
 import argparse
 import datetime
@@ -111,7 +111,7 @@ def main():
     p.add_argument("--repeats", type=int, default=7, help="timed repeats (median)")
     p.add_argument("--budget", type=float, default=0.05,
                    help="seconds per timed repeat (calls are batched up to this)")
-    p.add_argument("--gap", type=float, default=0.1,
+    p.add_argument("--gap", type=float, default=0.3,
                    help="seconds of sleep before each timed batch (lets thread pools idle)")
     p.add_argument("--no-conv", action="store_true", help="skip the convnet shapes")
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)

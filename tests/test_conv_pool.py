@@ -377,3 +377,27 @@ def test_native_accepts_non_contiguous_inputs(dtype, rng):
            numpy_ref.max_pool2d_backward(gyp, am0, x.shape, (2, 2), (1, 2), "same"), dtype)
     _close(native.avg_pool2d_forward(x, (3, 2), (2, 2), "same"),
            numpy_ref.avg_pool2d_forward(x, (3, 2), (2, 2), "same"), dtype)
+
+
+def test_native_accepts_read_only_inputs(rng):
+    def ro(a):
+        a = np.array(a)
+        a.flags.writeable = False
+        return a
+    x, w, b, s, pad, d = (ro(v) if isinstance(v, np.ndarray) else v for v in
+                          _conv_data((2, 7, 6, 3, 5, 3, 3, (1, 1), "same", (1, 1)),
+                                     np.float32, rng))
+    gy = ro(rng.standard_normal((2, 7, 6, 5)).astype(np.float32))
+    _close(native.conv2d_forward(x, w, b, s, pad, d, True),
+           numpy_ref.conv2d_forward(x, w, b, s, pad, d, True), np.float32)
+    _close(native.conv2d_backward_input(gy, w, x.shape, s, pad, d),
+           numpy_ref.conv2d_backward_input(gy, w, x.shape, s, pad, d), np.float32)
+    gw, gb = native.conv2d_backward_weight_bias(gy, x, w.shape, s, pad, d)
+    _close(gw, numpy_ref.conv2d_backward_weight(gy, x, w.shape, s, pad, d), np.float32)
+    _close(gb, numpy_ref.conv2d_backward_bias(gy), np.float32)
+    y, am = native.max_pool2d_forward(x, (2, 2), (2, 2), "same")
+    gyp = ro(np.ones_like(y))
+    _close(native.max_pool2d_backward(gyp, ro(am), x.shape, (2, 2), (2, 2), "same"),
+           numpy_ref.max_pool2d_backward(gyp, am, x.shape, (2, 2), (2, 2), "same"), np.float32)
+    _close(native.avg_pool2d_backward(gyp, x.shape, (2, 2), (2, 2), "same"),
+           numpy_ref.avg_pool2d_backward(gyp, x.shape, (2, 2), (2, 2), "same"), np.float32)

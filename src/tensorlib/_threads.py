@@ -4,6 +4,7 @@ Order of precedence: ``set_num_threads(n)``, then ``TENSORLIB_NUM_THREADS``, the
 ``OMP_NUM_THREADS``, then the CPUs this process may use (its affinity mask, capped by a
 cgroup CPU quota when one is set).
 """
+import functools
 import math
 import os
 
@@ -32,8 +33,9 @@ def _cgroup_cpu_limit():
     return None
 
 
+@functools.lru_cache(maxsize=1)
 def available_cpus():
-    """CPUs this process may run on: affinity mask, capped by the cgroup quota."""
+    """CPUs this process may run on: affinity mask, capped by the cgroup quota (read once)."""
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

@@ -5,6 +5,8 @@ forward and backward side by side, computing only the gradients that are needed.
 """
 import numpy as np
 
+from ._kernels import elementwise as _ew
+from ._threads import get_num_threads
 from .autograd import Function
 from .backend import get_backend
 from .backend._shapes import conv_output_shape, normalize_padding, pool_output_shape
@@ -60,13 +62,30 @@ class Conv2D(Function):
 
     def backward(self, g):
         if self.relu:
-            g = np.where(self.y > 0, g, 0).astype(g.dtype, copy=False)
+            g = relu_grad(self.y, g)
         be = get_backend()
         need_x, need_w, need_b = self.needs_input_grad
+        need_b = need_b and self.has_bias
         gx = be.conv2d_backward_input(g, self.w, self.x.shape, *self.args) if need_x else None
-        gw = be.conv2d_backward_weight(g, self.x, self.w.shape, *self.args) if need_w else None
-        gb = g.sum(axis=(0, 1, 2)) if (need_b and self.has_bias) else None
+        gw = gb = None
+        if need_w and need_b and hasattr(be, "conv2d_backward_weight_bias"):
+            gw, gb = be.conv2d_backward_weight_bias(g, self.x, self.w.shape, *self.args)
+        else:
+            if need_w:
+                gw = be.conv2d_backward_weight(g, self.x, self.w.shape, *self.args)
+            if need_b:
+                gb = be.conv2d_backward_bias(g)
         return gx, gw, gb
+
+
+def relu_grad(y, g):
+    """``g`` where the ReLU output ``y`` is positive, else 0 (threaded kernel)."""
+    if g.dtype != y.dtype or y.dtype not in (np.float32, np.float64):
+        return np.where(y > 0, g, 0).astype(y.dtype, copy=False)
+    out = np.empty(y.shape, y.dtype)
+    _ew.relu_backward(y.reshape(-1), np.ascontiguousarray(g).reshape(-1), out.reshape(-1),
+                      get_num_threads())
+    return out
 
 
 def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1,
@@ -159,7 +178,7 @@ class Linear(Function):
 
     def backward(self, g):
         if self.relu:
-            g = np.where(self.y > 0, g, 0).astype(g.dtype, copy=False)
+            g = relu_grad(self.y, g)
         be = get_backend()
         need_x, need_w, need_b = self.needs_input_grad
         gx = be.gemm(g, self.w, trans_b=True) if need_x else None

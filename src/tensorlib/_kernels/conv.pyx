@@ -9,13 +9,15 @@
 #   kernel) or "scatter" for any stride (each gy tile @ w[i,j]^T added into gx). Weight
 #   gradient: 6 (tap, cin) x 16 cout tiles summed over all pixels of a work item.
 # * im2col + GEMM (tensorlib._kernels.gemm): chunks of output pixels are unrolled into a
-#   thread-private patch matrix (~256 KiB) and multiplied by a serial GEMM; best for large
-#   kh*kw*cin and for 1x1 convolutions (where x already is the patch matrix).
-# Threads take work items (groups of whole images, or row bands for small batches)
-# dynamically; padded inputs are copied per item into thread-private scratch. Weight
-# gradients sum each slot of items into its own partial and add the partials in slot
-# order, so no result depends on the thread count (up to 4 threads; forward and input
-# gradient never). Small work runs serially; every thread flushes denormals (tl_ftz.h).
+#   thread-private patch matrix (~256 KiB) and multiplied by a serial GEMM call; it wins
+#   for 1x1 convolutions (x already is the patch matrix), wide inputs and, in the weight
+#   gradient, once kh*kw*cin passes a few hundred.
+# Threads take work items (groups of whole images, or row bands of big images / small
+# batches) dynamically; padded inputs are copied per item into thread-private scratch.
+# Weight and bias gradients sum fixed slots of items into per-slot partials, added in slot
+# order: like the forward and input gradient (one writer per output element), they do not
+# depend on the thread count (slots are thread-count free up to 4 threads). Small work runs
+# serially; every thread flushes denormals while it works (tl_ftz.h).
 from cython.parallel cimport prange, parallel, threadid
 from libc.stdint cimport int64_t
 from libc.string cimport memset, memcpy
@@ -55,6 +57,9 @@ cdef extern from "conv_ukernels.h" nogil:
     int tl_conv_simd()
     int tl_conv_set_simd(int on)
 
+assert TL_CP == 6 and TL_CO == 16, "tile loops below assume 6 x 16 register tiles"
+
+_gather_items = 8       # gather (forward) work items wanted per thread
 _wgrad_budget = 65536   # elements of input + gy per weight-gradient work item
 _wgrad_items = 8        # weight-gradient work items wanted (when the batch allows)
 _scatter_budget = 16384  # elements of gy + gx per scatter (input-gradient) pixel block
@@ -66,6 +71,15 @@ ctypedef struct CGeo:
 
 cdef tuple _shape4(Py_ssize_t* s):
     return (s[0], s[1], s[2], s[3])
+
+
+cdef inline const real* _c4(const real[:, :, :, ::1] a) noexcept:
+    """Data pointer of a 4-D view, NULL when it is empty (never indexes out of bounds)."""
+    return &a[0, 0, 0, 0] if a.shape[0] and a.shape[1] and a.shape[2] and a.shape[3] else NULL
+
+
+cdef inline const real* _c2(const real[:, ::1] a) noexcept:
+    return &a[0, 0] if a.shape[0] and a.shape[1] else NULL
 
 
 cdef inline int _threads_for(Py_ssize_t work, int nthreads) noexcept nogil:
@@ -339,7 +353,7 @@ def _dtype(Py_ssize_t itemsize):
     return np.float32 if itemsize == 4 else np.float64
 
 
-cdef const real* _bias_ptr(real[::1] b, Py_ssize_t o) except? NULL:
+cdef const real* _bias_ptr(const real[::1] b, Py_ssize_t o) except? NULL:
     """Pointer to b's data (NULL for None) after checking it has o elements."""
     if b is None:
         return NULL
@@ -412,13 +426,16 @@ def _packed(w2d, Py_ssize_t ldw, dtype):
     return out
 
 
-cdef _run_gather(real[:, :, :, ::1] src, real[:, ::1] wp, real[::1] bp,
+cdef _run_gather(const real[:, :, :, ::1] src, const real[:, ::1] wp, const real[::1] bp,
                  real[:, :, :, ::1] out, DConv d, int64_t[::1] toff, int mode, int nt):
     """out = act(bp + correlation of src with wp), parallel over work items."""
     cdef real[:, ::1] scratch = _scratch(d, nt, src.itemsize)
     cdef int64_t[:, ::1] offs = np.empty(
         (nt, 2 * (d.G * ((d.OH + d.nb - 1) // d.nb) * d.OW + 6)), dtype=np.int64)
     cdef const real* bptr = &bp[0] if bp is not None else NULL
+    cdef const real* sp = _c4(src)
+    cdef const real* wpp = _c2(wp)
+    cdef real* op = <real*>_c4(out)
     cdef Py_ssize_t it
     cdef unsigned int csr = 0
     tl_conv_simd()
@@ -427,8 +444,8 @@ cdef _run_gather(real[:, :, :, ::1] src, real[:, ::1] wp, real[::1] bp,
     with nogil, parallel(num_threads=nt):
         csr = tl_ftz_enter()
         for it in prange(_nitems(d), schedule="dynamic"):
-            _gather_item(&src[0, 0, 0, 0], &scratch[threadid(), 0], &toff[0], &wp[0, 0],
-                         bptr, &out[0, 0, 0, 0], d, _item(d, it), mode, &offs[threadid(), 0])
+            _gather_item(sp, &scratch[threadid(), 0], &toff[0], wpp, bptr, op, d, _item(d, it),
+                         mode, &offs[threadid(), 0])
         tl_ftz_leave(csr)
 
 
@@ -438,7 +455,8 @@ def set_simd(on=None):
     return bool(tl_conv_set_simd(-1 if on is None else int(bool(on))))
 
 
-def conv2d_forward_direct(real[:, :, :, ::1] x, real[:, :, :, ::1] w, real[::1] b,
+def conv2d_forward_direct(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
+                          const real[::1] b,
                           real[:, :, :, ::1] y, strides, dilation, pads, bint relu=False,
                           int nthreads=1):
     """y = act(b + conv(x, w)) (b may be None; act = ReLU if relu) by 6x16 register tiles."""
@@ -447,7 +465,7 @@ def conv2d_forward_direct(real[:, :, :, ::1] x, real[:, :, :, ::1] w, real[::1] 
     _bias_ptr(b, g.O)
     cdef int nt = _threads_for(g.N * g.OH * g.OW * g.K * g.O, nthreads)
     cdef DConv d = _dconv(g.N, g.H, g.W, g.C, g.OH, g.OW, g.O, g, g.sh, g.sw, g.pt, g.pl,
-                          4 * nt)
+                          _gather_items * nt)
     dt = _dtype(x.itemsize)
     cdef real[:, ::1] wp = _packed(np.asarray(w).reshape(g.K, g.O), d.ldw, dt)
     cdef real[::1] bp = None
@@ -457,7 +475,7 @@ def conv2d_forward_direct(real[:, :, :, ::1] x, real[:, :, :, ::1] w, real[::1] 
     _run_gather(x, wp, bp, y, d, toff, 1 if relu else 0, nt)
 
 
-def conv2d_backward_input_direct(real[:, :, :, ::1] gy, real[:, :, :, ::1] w,
+def conv2d_backward_input_direct(const real[:, :, :, ::1] gy, const real[:, :, :, ::1] w,
                                  real[:, :, :, ::1] gx, strides, dilation, pads,
                                  int nthreads=1):
     """gx = d<conv(x, w), gy>/dx for stride 1: the correlation of gy, zero-padded by
@@ -468,7 +486,8 @@ def conv2d_backward_input_direct(real[:, :, :, ::1] gy, real[:, :, :, ::1] w,
         raise ValueError("conv2d_backward_input_direct: strides must be (1, 1)")
     cdef int nt = _threads_for(g.N * g.H * g.W * g.K * g.O, nthreads)
     cdef DConv d = _dconv(g.N, g.OH, g.OW, g.O, g.H, g.W, g.C, g, 1, 1,
-                          (g.kh - 1) * g.dh - g.pt, (g.kw - 1) * g.dw - g.pl, 4 * nt)
+                          (g.kh - 1) * g.dh - g.pt, (g.kw - 1) * g.dw - g.pl,
+                          _gather_items * nt)
     wf = np.asarray(w)[::-1, ::-1].transpose(0, 1, 3, 2).reshape(g.kh * g.kw * g.O, g.C)
     cdef real[:, ::1] wp = _packed(wf, d.ldw, _dtype(gx.itemsize))
     cdef real[::1] nob = None
@@ -476,7 +495,7 @@ def conv2d_backward_input_direct(real[:, :, :, ::1] gy, real[:, :, :, ::1] w,
     _run_gather(gy, wp, nob, gx, d, toff, 0, nt)
 
 
-def conv2d_backward_input_scatter(real[:, :, :, ::1] gy, real[:, :, :, ::1] w,
+def conv2d_backward_input_scatter(const real[:, :, :, ::1] gy, const real[:, :, :, ::1] w,
                                   real[:, :, :, ::1] gx, strides, dilation, pads,
                                   int nthreads=1):
     """gx = d<conv(x, w), gy>/dx, any stride: every gy pixel tile times each tap's w^T is
@@ -488,6 +507,9 @@ def conv2d_backward_input_scatter(real[:, :, :, ::1] gy, real[:, :, :, ::1] w,
     cdef Py_ssize_t block = max(1, _scatter_budget // max(g.O + g.C, 1) // 6) * 6
     wt = np.asarray(w).transpose(0, 1, 3, 2).reshape(g.kh * g.kw * g.O, g.C)
     cdef real[:, ::1] wp = _packed(wt, ldw, _dtype(gx.itemsize))
+    cdef const real* gyp = _c4(gy)
+    cdef const real* wpp = _c2(wp)
+    cdef real* gxp = <real*>_c4(gx)
     cdef unsigned int csr = 0
     tl_conv_simd()
     if gx.size == 0:
@@ -495,12 +517,11 @@ def conv2d_backward_input_scatter(real[:, :, :, ::1] gy, real[:, :, :, ::1] w,
     with nogil, parallel(num_threads=nt):
         csr = tl_ftz_enter()
         for it in prange((g.N + G - 1) // G, schedule="dynamic"):
-            _scatter_item(&gy[0, 0, 0, 0], &wp[0, 0], &gx[0, 0, 0, 0], g, ldw, it * G,
-                          min(g.N, it * G + G), block)
+            _scatter_item(gyp, wpp, gxp, g, ldw, it * G, min(g.N, it * G + G), block)
         tl_ftz_leave(csr)
 
 
-def conv2d_backward_weight_direct(real[:, :, :, ::1] x, real[:, :, :, ::1] gy,
+def conv2d_backward_weight_direct(const real[:, :, :, ::1] x, const real[:, :, :, ::1] gy,
                                   real[:, :, :, ::1] gw, real[::1] gb, strides, dilation,
                                   pads, int nthreads=1):
     """gw[i,j,c,o] = sum_{n,p,q} xpad[n, p*sh + i*dh, q*sw + j*dw, c] gy[n,p,q,o] (and
@@ -522,6 +543,8 @@ def conv2d_backward_weight_direct(real[:, :, :, ::1] x, real[:, :, :, ::1] gy,
     cdef real[:, ::1] parts = np.zeros((max(S, 1), KO + g.O + 1), dtype=_dtype(x.itemsize)) \
         if gy.size == 0 else np.empty((S, KO + g.O + 1), dtype=_dtype(x.itemsize))
     cdef real[:, ::1] scratch = _scratch(d, nt, x.itemsize)
+    cdef const real* xp = _c4(x)
+    cdef const real* gyp = _c4(gy)
     cdef real* part
     cdef Item m
     cdef unsigned int csr = 0
@@ -534,14 +557,13 @@ def conv2d_backward_weight_direct(real[:, :, :, ::1] x, real[:, :, :, ::1] gy,
                 memset(part, 0, parts.shape[1] * sizeof(real))   # zeroed by its thread
                 for it in range(slot * nit // S, (slot + 1) * nit // S):
                     m = _item(d, it)
-                    _wgrad_item(&x[0, 0, 0, 0], &scratch[threadid(), 0], &toff[0],
-                                &gy[0, 0, 0, 0], part, d, m)
+                    _wgrad_item(xp, &scratch[threadid(), 0], &toff[0], gyp, part, d, m)
                     if gbp != NULL:
-                        _colsum_rows(&gy[0, 0, 0, 0], part + KO, g.O,
+                        _colsum_rows(gyp, part + KO, g.O,
                                      (m.n0 * g.OH + m.oh0) * g.OW,
                                      ((m.n1 - 1) * g.OH + m.oh1) * g.OW)
             tl_ftz_leave(csr)
-    _finish_wgrad(parts, &gw[0, 0, 0, 0], gbp, KO, g.O, S, nt)
+    _finish_wgrad(parts, <real*>_c4(gw), gbp, KO, g.O, S, nt)
 
 
 cdef _finish_wgrad(real[:, ::1] parts, real* gw, real* gbp, Py_ssize_t ko, Py_ssize_t o,
@@ -560,7 +582,7 @@ cdef _finish_wgrad(real[:, ::1] parts, real* gw, real* gbp, Py_ssize_t ko, Py_ss
 
 # ------------------------------------------------------------------ im2col + GEMM --
 
-cdef _im2col_gemm(real[:, :, :, ::1] x, const real* wg, real* out, const real* bp,
+cdef _im2col_gemm(const real[:, :, :, ::1] x, const real* wg, real* out, const real* bp,
                   real* gbp, CGeo g, bint wgrad, bint relu, int nthreads):
     """Chunks of MC output pixels: thread-private im2col, then a serial GEMM.
     forward (wgrad False): out rows = act(bp + col @ w), wg = w (K x O);
@@ -575,7 +597,8 @@ cdef _im2col_gemm(real[:, :, :, ::1] x, const real* wg, real* out, const real* b
                                          dtype=_dtype(x.itemsize))
     cdef real[:, ::1] parts = np.empty((S if wgrad else 1, KO + g.O + 1),
                                        dtype=_dtype(x.itemsize))
-    cdef real* col
+    cdef const real* col
+    cdef const real* xp = _c4(x)
     cdef unsigned int csr = 0
     if M == 0:
         if wgrad:
@@ -592,10 +615,10 @@ cdef _im2col_gemm(real[:, :, :, ::1] x, const real* wg, real* out, const real* b
                 p0 = ch * mc
                 nrows = min(mc, M - p0)
                 if pointwise:
-                    col = &x[0, 0, 0, 0] + p0 * g.K
+                    col = xp + p0 * g.K
                 else:
+                    _im2col(xp, &scratch[threadid(), 0], g, p0, p0 + nrows)
                     col = &scratch[threadid(), 0]
-                    _im2col(&x[0, 0, 0, 0], col, g, p0, p0 + nrows)
                 if wgrad:
                     fail += 0 != _gemm(True, False, g.K, g.O, nrows, col, g.K, wg + p0 * g.O,
                                        g.O, &parts[slot, 0], g.O, True)
@@ -612,7 +635,8 @@ cdef _im2col_gemm(real[:, :, :, ::1] x, const real* wg, real* out, const real* b
         _finish_wgrad(parts, out, gbp, KO, g.O, S, nthreads)
 
 
-def conv2d_forward_gemm(real[:, :, :, ::1] x, real[:, :, :, ::1] w, real[::1] b,
+def conv2d_forward_gemm(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
+                        const real[::1] b,
                         real[:, :, :, ::1] y, strides, dilation, pads, bint relu=False,
                         int nthreads=1):
     """y = act(b + conv(x, w)) (b may be None; act = ReLU if relu) by im2col + GEMM."""
@@ -620,20 +644,20 @@ def conv2d_forward_gemm(real[:, :, :, ::1] x, real[:, :, :, ::1] w, real[::1] b,
                        dilation, pads, "conv2d_forward")
     cdef const real* bp = _bias_ptr(b, g.O)
     if y.size:
-        _im2col_gemm(x, &w[0, 0, 0, 0], &y[0, 0, 0, 0], bp, NULL, g, False, relu, nthreads)
+        _im2col_gemm(x, _c4(w), <real*>_c4(y), bp, NULL, g, False, relu, nthreads)
 
 
-def conv2d_backward_weight_gemm(real[:, :, :, ::1] x, real[:, :, :, ::1] gy,
+def conv2d_backward_weight_gemm(const real[:, :, :, ::1] x, const real[:, :, :, ::1] gy,
                                 real[:, :, :, ::1] gw, real[::1] gb, strides, dilation,
                                 pads, int nthreads=1):
     """As conv2d_backward_weight_direct, by im2col chunks and col^T @ gy GEMMs."""
     cdef CGeo g = _geo(_shape4(x.shape), _shape4(gy.shape), _shape4(gw.shape), strides,
                        dilation, pads, "conv2d_backward_weight")
     cdef real* gbp = <real*>_bias_ptr(gb, g.O)
-    _im2col_gemm(x, &gy[0, 0, 0, 0], &gw[0, 0, 0, 0], NULL, gbp, g, True, False, nthreads)
+    _im2col_gemm(x, _c4(gy), <real*>_c4(gw), NULL, gbp, g, True, False, nthreads)
 
 
-def conv2d_backward_bias(real[:, ::1] gy, real[::1] gb, int nthreads=1):
+def conv2d_backward_bias(const real[:, ::1] gy, real[::1] gb, int nthreads=1):
     """gb[o] = sum_r gy[r, o] (gy viewed as rows x cout): 16 row slots (a thread-count-free
     split) summed into partials that are added in order."""
     if gb.shape[0] != gy.shape[1]:

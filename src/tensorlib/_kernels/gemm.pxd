@@ -2,7 +2,9 @@
 #
 # op(A)(i, p) = a[i*rsa + p*csa] and op(B)(p, j) = b[p*rsb + j*csb] (element strides,
 # any sign), so a transpose is just swapped strides. C is row-major with row stride
-# ldc. All return 0, or -1 if the packing buffers could not be allocated.
+# ldc. All return 0, or -1 if the packing buffers could not be allocated. Called from
+# inside another parallel region, pass nthreads=1 (the call then runs on the calling
+# thread; it never spawns nested teams beyond what OpenMP allows).
 
 cdef int sgemm_strided(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha,
                        const float *a, Py_ssize_t rsa, Py_ssize_t csa,
@@ -13,9 +15,3 @@ cdef int dgemm_strided(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, double alpha,
                        const double *a, Py_ssize_t rsa, Py_ssize_t csa,
                        const double *b, Py_ssize_t rsb, Py_ssize_t csb,
                        double beta, double *c, Py_ssize_t ldc, int nthreads) noexcept nogil
-
-# BLAS-like row-major form: A is m x k (k x m if trans_a) with row stride lda, etc.
-cdef int sgemm_nogil(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
-                     float alpha, const float *a, Py_ssize_t lda,
-                     const float *b, Py_ssize_t ldb,
-                     float beta, float *c, Py_ssize_t ldc, int nthreads) noexcept nogil

@@ -3,19 +3,20 @@
 # Design (BLIS): five loops around an MR x NR micro-kernel from csrc/gemm_ukernels.c.
 #   jc over N by NC:       a kc x nc block of op(B) is packed once and shared by threads
 #    pc over K by KC:      beta is applied on the first K block only, then 1
-#     ic over M by MC:     each thread packs its own mc x kc block of op(A) (private)
+#     ic over M by MC:     each task packs its mc x kc block of op(A) into its thread's
+#                          private buffer
 #      jr over nc by NR, ir over mc by MR: one micro-kernel call per C tile
-# Threads split each (jc, pc) step's M x N tile grid into tm x tn contiguous ranges
-# (rows preferred), never K. B panels are packed by all threads into one of two
-# alternating buffers; one explicit barrier per step orders pack B -> compute.
-# Narrow C (n <= DIRECT_A_MAX_N, the conv shapes) takes _gemm_direct instead: op(B) is
-# packed whole, the kernel reads op(A) in place, and threads take row chunks
-# dynamically (one barrier). m*n*k < NOPACK_BELOW: a plain serial loop; < SERIAL_BELOW:
+# Narrow C (n <= DIRECT_A_MAX_N, the conv shapes) instead packs op(B) whole and lets the
+# kernel read op(A) in place, in chunks of rows. Either way the call becomes an ordered
+# list of pack-B and compute tasks (see Plan) run by one dynamic prange: threads split
+# M x N blocks, never K, and wait for each other only on real dependencies, yielding
+# the CPU while they wait. m*n*k < NOPACK_BELOW: a plain serial loop; < SERIAL_BELOW:
 # one thread. Block sizes live in the single table _BLOCK_TABLE. Threads flush
 # denormals to zero while they work (tl_ftz.h). The def wrappers validate in Python
 # and release the GIL around the native call.
 from cython.parallel cimport prange, parallel, threadid
 from libc.stdlib cimport malloc, free
+from libc.string cimport memset
 from libc.stdint cimport int64_t, uintptr_t
 cimport numpy as cnp
 import numpy as np
@@ -69,15 +70,53 @@ cdef extern from "gemm_ukernels.h" nogil:
 
 cdef extern from *:
     """
-    /* Cython's prange inside a parallel block is an `omp for nowait`: the driver
-       places its barriers explicitly (an orphaned barrier binds to the caller's team). */
-    static inline void tl_gemm_barrier(void) {
+    /* Task counters for the GEMM driver: a producer signals (release) when a task is
+       done, a consumer waits (acquire) for a count. Waiting spins briefly, then yields
+       the CPU, so a descheduled producer sharing this core can run (OpenMP barriers
+       spin without yielding, which collapses on a busy machine). */
     #ifdef _OPENMP
-    #pragma omp barrier
+    #include <omp.h>
+    #endif
+    #if defined(_WIN32)
+    #include <windows.h>
+    #define TL_YIELD() SwitchToThread()
+    #else
+    #include <sched.h>
+    #define TL_YIELD() sched_yield()
+    #endif
+    #if defined(__x86_64__) || defined(_M_X64)
+    #include <immintrin.h>
+    #define TL_RELAX() _mm_pause()
+    #else
+    #define TL_RELAX() ((void)0)
+    #endif
+    #if defined(_MSC_VER) && !defined(__clang__)
+    #include <intrin.h>
+    static void tl_signal(Py_ssize_t *c) { _InterlockedIncrement64((volatile __int64 *)c); }
+    static Py_ssize_t tl_load(Py_ssize_t *c) { return *(volatile Py_ssize_t *)c; }
+    #else
+    static void tl_signal(Py_ssize_t *c) { __atomic_add_fetch(c, 1, __ATOMIC_RELEASE); }
+    static Py_ssize_t tl_load(Py_ssize_t *c) { return __atomic_load_n(c, __ATOMIC_ACQUIRE); }
+    #endif
+    static void tl_wait_ge(Py_ssize_t *c, Py_ssize_t target) {
+        int spins = 0;
+        while (tl_load(c) < target) {
+            if (++spins < 256) TL_RELAX(); else TL_YIELD();
+        }
+    }
+    /* Every thread of the team has left the task loop (so the join does not spin). */
+    static void tl_team_wait(Py_ssize_t *arrived) {
+    #ifdef _OPENMP
+        tl_signal(arrived);
+        tl_wait_ge(arrived, omp_get_num_threads());
+    #else
+        (void)arrived;
     #endif
     }
     """
-    void tl_gemm_barrier() noexcept nogil
+    void tl_signal(Py_ssize_t *c) noexcept nogil
+    void tl_wait_ge(Py_ssize_t *c, Py_ssize_t target) noexcept nogil
+    void tl_team_wait(Py_ssize_t *arrived) noexcept nogil
 
 ctypedef fused real:
     float
@@ -102,9 +141,9 @@ cdef struct Blocks:
 cdef Blocks BLOCKS[8]                       # >= len(_BLOCK_TABLE)
 cdef double NOPACK_BELOW = 24.0 * 24 * 24   # m*n*k: no packing, one thread
 cdef double SERIAL_BELOW = 1.5e6             # m*n*k: one thread (~20 us of work)
-cdef Py_ssize_t DIRECT_A_MAX_N = 128         # n <= this: A is not packed (_gemm_direct)
-cdef Py_ssize_t DIRECT_B_MAX = 1 << 21       # elements of packed B in _gemm_direct
-cdef Py_ssize_t DIRECT_CHUNK_ROWS = 96       # rows per dynamic task in _gemm_direct
+cdef Py_ssize_t DIRECT_A_MAX_N = 128         # n <= this: A is not packed (Plan.direct)
+cdef Py_ssize_t DIRECT_B_MAX = 1 << 21       # elements of packed B when direct
+cdef Py_ssize_t DIRECT_CHUNK_ROWS = 96       # rows per compute task when direct
 
 
 def _reset_blocks():
@@ -161,21 +200,6 @@ cdef void _small(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, real alpha,
                     cr[j] += aip * br[j * csb]
 
 
-cdef void _grid(Py_ssize_t nt, Py_ssize_t pm, Py_ssize_t pn,
-                Py_ssize_t *tm, Py_ssize_t *tn) noexcept nogil:
-    """Split nt threads as tm x tn over pm row panels x pn column panels."""
-    cdef Py_ssize_t d, cost, best = -1
-    tm[0] = nt
-    tn[0] = 1
-    for d in range(1, nt + 1):
-        if nt % d == 0:
-            cost = _cdiv(pm, d) * _cdiv(pn, nt // d)
-            if best < 0 or cost <= best:   # ties go to more row splitting
-                best = cost
-                tm[0] = d
-                tn[0] = nt // d
-
-
 # float / double dispatch: `ker` is a tl_skernel* or tl_dkernel* matching `real`.
 cdef inline void _pack_a(Py_ssize_t mc, Py_ssize_t kc, const real *a, Py_ssize_t rsa,
                          Py_ssize_t csa, Py_ssize_t mr, real *out) noexcept nogil:
@@ -205,151 +229,99 @@ cdef inline void _ukr_sa(const void *ker, Py_ssize_t kc, const real *a, Py_ssize
         (<const tl_dkernel *>ker).fn_sa(kc, a, rsa, csa, b, c, ldc, mr, nr, alpha, beta)
 
 
-cdef void _macro(Py_ssize_t w, Py_ssize_t tm, Py_ssize_t tn, Py_ssize_t m, Py_ssize_t nc,
-                 Py_ssize_t kc, Py_ssize_t MC, Py_ssize_t mr, Py_ssize_t nr, real alpha,
-                 const real *a, Py_ssize_t rsa, Py_ssize_t csa, const real *bpk,
-                 real beta, real *c, Py_ssize_t ldc, real *apk,
-                 const void *ker) noexcept nogil:
-    """C[rows, cols of w] = alpha * op(A)[rows, :kc] @ Bpacked[:, cols] + beta * C."""
-    cdef Py_ssize_t pm = _cdiv(m, mr), pn = _cdiv(nc, nr)
-    cdef Py_ssize_t wi = w // tn, wj = w % tn
-    cdef Py_ssize_t r0 = (wi * pm // tm) * mr, r1 = _min(((wi + 1) * pm // tm) * mr, m)
-    cdef Py_ssize_t j0 = wj * pn // tn, j1 = (wj + 1) * pn // tn
-    cdef Py_ssize_t mcb, ic, mc, jp, ip
-    if r0 >= r1 or j0 >= j1:
+# The work of one call, as a list of tasks run in order by a dynamic prange: for each
+# step s (packed: a (jc, pc) block pair; direct: a K super-block) P tasks pack op(B) into
+# buffer s % nbuf, then Q tasks compute C blocks. Dependencies only point backwards:
+# compute(s) needs pack(s) and, on the same C block, compute(s - 1); pack(s) needs the
+# buffer's last readers, compute(s - nbuf). Tasks are handed out in order, so every
+# task waited on is already claimed: no deadlock, and a thread that is descheduled by
+# other load only delays the tasks that really depend on it.
+cdef struct Plan:
+    bint direct
+    const void *ker
+    Py_ssize_t m, n, k, rsa, csa, rsb, csb, ldc, mr, nr
+    Py_ssize_t kcb, ncb, nkb, mcb, ncc     # packed: K/N/M blocks, column chunks per block
+    Py_ssize_t ksup, rows, npad            # direct: K per super-block, rows per chunk
+    Py_ssize_t P, Q, nsteps, nbuf, b_len, a_len
+    void *bbuf
+    Py_ssize_t *pack_done                  # [nsteps] finished pack tasks
+    Py_ssize_t *comp_done                  # [nsteps] finished compute tasks
+    Py_ssize_t arrived
+
+
+cdef void _task(Plan *T, Py_ssize_t t, const real *a, const real *b, real *c, real alpha,
+                real beta, real *apk) noexcept nogil:
+    """Run task t of the plan (waiting for the tasks it depends on)."""
+    cdef Py_ssize_t s = t // (T.P + T.Q), r = t % (T.P + T.Q)
+    cdef Py_ssize_t mr = T.mr, nr = T.nr, kcb = T.kcb, ldc = T.ldc
+    cdef Py_ssize_t ks, kl, pc, kc, jc, nc, pn, j0, j1, i0, i1, i, jp, ip
+    cdef real *bpk = <real *>T.bbuf + (s % T.nbuf) * T.b_len
+    if T.direct:
+        ks = s * T.ksup
+        kl = _min(T.ksup, T.k - ks)
+        pn = T.npad // nr
+        if r < T.P:                              # pack K block r // pn, panel r % pn
+            if s >= T.nbuf:
+                tl_wait_ge(&T.comp_done[s - T.nbuf], T.Q)
+            pc = (r // pn) * kcb
+            jp = r % pn
+            if pc < kl:
+                kc = _min(kcb, kl - pc)
+                _pack_b(kc, _min(nr, T.n - jp * nr), b + (ks + pc) * T.rsb + jp * nr * T.csb,
+                        T.rsb, T.csb, nr, bpk + pc * T.npad + jp * nr * kc)
+            tl_signal(&T.pack_done[s])
+            return
+        tl_wait_ge(&T.pack_done[s], T.P)         # rows chunk: A read in place
+        if s >= 1:
+            tl_wait_ge(&T.comp_done[s - 1], T.Q)
+        i0 = (r - T.P) * T.rows
+        i1 = _min(i0 + T.rows, T.m)
+        pc = 0
+        while pc < kl:                           # K blocks (B block stays in L2)
+            kc = _min(kcb, kl - pc)
+            i = i0
+            while i < i1:                        # row panels (A panel stays in L1)
+                for jp in range(pn):
+                    _ukr_sa(T.ker, kc, a + i * T.rsa + (ks + pc) * T.csa, T.rsa, T.csa,
+                            bpk + pc * T.npad + jp * nr * kc, c + i * ldc + jp * nr, ldc,
+                            _min(mr, i1 - i), _min(nr, T.n - jp * nr), alpha,
+                            beta if ks + pc == 0 else 1)
+                i += mr
+            pc += kc
+        tl_signal(&T.comp_done[s])
         return
-    mcb = _cdiv(_cdiv(r1 - r0, _cdiv(r1 - r0, MC)), mr) * mr   # equal MC blocks
-    ic = r0
-    while ic < r1:                               # loop 3 (ic)
-        mc = _min(mcb, r1 - ic)
-        _pack_a(mc, kc, a + ic * rsa, rsa, csa, mr, apk)
+    jc = (s // T.nkb) * T.ncb                    # loop 5 (jc) and loop 4 (pc)
+    nc = _min(T.ncb, T.n - jc)
+    pc = (s % T.nkb) * kcb
+    kc = _min(kcb, T.k - pc)
+    pn = _cdiv(nc, nr)
+    if r < T.P:                                  # pack a range of B panels
+        if s >= T.nbuf:
+            tl_wait_ge(&T.comp_done[s - T.nbuf], T.Q)
+        j0 = (r * pn // T.P) * nr
+        j1 = _min(((r + 1) * pn // T.P) * nr, nc)
+        if j1 > j0:
+            _pack_b(kc, j1 - j0, b + pc * T.rsb + (jc + j0) * T.csb, T.rsb, T.csb, nr,
+                    bpk + j0 * kc)
+        tl_signal(&T.pack_done[s])
+        return
+    tl_wait_ge(&T.pack_done[s], T.P)
+    if pc > 0:
+        tl_wait_ge(&T.comp_done[s - 1], T.Q)
+    r -= T.P
+    i0 = (r // T.ncc) * T.mcb                    # loop 3 (ic): this task's block
+    i1 = _min(i0 + T.mcb, T.m)
+    j0 = (r % T.ncc) * pn // T.ncc
+    j1 = (r % T.ncc + 1) * pn // T.ncc
+    if i0 < i1 and j0 < j1:
+        _pack_a(i1 - i0, kc, a + i0 * T.rsa + pc * T.csa, T.rsa, T.csa, mr, apk)
         for jp in range(j0, j1):                 # loop 2 (jr)
-            for ip in range(_cdiv(mc, mr)):      # loop 1 (ir)
-                _ukr(ker, kc, apk + ip * mr * kc, bpk + jp * nr * kc,
-                     c + (ic + ip * mr) * ldc + jp * nr, ldc, _min(mr, mc - ip * mr),
-                     _min(nr, nc - jp * nr), alpha, beta)
-        ic += mc
-
-
-cdef int _gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, real alpha,
-                      const real *a, Py_ssize_t rsa, Py_ssize_t csa,
-                      const real *b, Py_ssize_t rsb, Py_ssize_t csb,
-                      real beta, real *c, Py_ssize_t ldc, Py_ssize_t nt,
-                      const void *ker, Py_ssize_t mr, Py_ssize_t nr,
-                      Blocks blk) noexcept nogil:
-    """C = alpha * op(A) @ op(B) + beta * C, the five BLIS loops; 0 or -1 (no memory)."""
-    cdef Py_ssize_t kcb = _cdiv(k, _cdiv(k, blk.kc))                   # equal K blocks
-    cdef Py_ssize_t ncb = _cdiv(_cdiv(n, _cdiv(n, blk.nc)), nr) * nr   # equal N blocks
-    cdef Py_ssize_t tm, tn, a_len, b_len, nbuf, jc, pc, nc, kc, pnc, t, j0, j1, w, step
-    cdef unsigned int csr
-    cdef void *raw
-    cdef real *bbase
-    cdef real *bpk
-    cdef real *apk
-    nt = max(1, _min(nt, _cdiv(m, mr) * _cdiv(ncb, nr)))
-    _grid(nt, _cdiv(m, mr), _cdiv(_min(ncb, n), nr), &tm, &tn)
-    a_len = _cdiv(blk.mc * kcb, 16) * 16         # keeps every buffer 64-byte aligned
-    b_len = _cdiv(ncb * kcb, 16) * 16
-    # Two B buffers (step parity) when threads share more than one step: packing step
-    # s+1 then only has to wait for the readers of step s-1, which the single barrier
-    # of step s already guarantees.
-    nbuf = 2 if nt > 1 and (n > ncb or k > kcb) else 1
-    raw = malloc((nt * a_len + nbuf * b_len) * sizeof(real) + 64)
-    if raw == NULL:
-        return -1
-    bbase = <real *>((<uintptr_t>raw + 63) & ~(<uintptr_t>63))
-    with parallel(num_threads=nt):
-        csr = tl_ftz_enter()
-        apk = bbase + nbuf * b_len + threadid() * a_len
-        step = 0
-        jc = 0
-        while jc < n:                            # loop 5 (jc)
-            nc = _min(ncb, n - jc)
-            pnc = _cdiv(nc, nr)
-            pc = 0
-            while pc < k:                        # loop 4 (pc)
-                kc = _min(kcb, k - pc)
-                bpk = bbase + (step % nbuf) * b_len
-                for t in prange(nt, schedule="static"):   # each thread packs a B range
-                    j0 = (t * pnc // nt) * nr
-                    j1 = _min(((t + 1) * pnc // nt) * nr, nc)
-                    if j1 > j0:
-                        _pack_b(kc, j1 - j0, b + pc * rsb + (jc + j0) * csb, rsb, csb, nr,
-                                bpk + j0 * kc)
-                tl_gemm_barrier()   # B packed before anyone reads it (see nbuf)
-                for w in prange(tm * tn, schedule="static"):
-                    _macro(w, tm, tn, m, nc, kc, blk.mc, mr, nr, alpha, a + pc * csa, rsa,
-                           csa, bpk, beta if pc == 0 else 1, c + jc, ldc, apk, ker)
-                if nbuf == 1:
-                    tl_gemm_barrier()   # everyone done with B before it is repacked
-                step = step + 1
-                pc = pc + kc
-            jc = jc + nc
-        tl_ftz_leave(csr)
-    free(raw)
-    return 0
-
-
-cdef void _direct_rows(Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t n, Py_ssize_t kl,
-                       Py_ssize_t kcb, Py_ssize_t mr, Py_ssize_t nr, real alpha,
-                       const real *a, Py_ssize_t rsa, Py_ssize_t csa, const real *bpk,
-                       real beta, real *c, Py_ssize_t ldc, const void *ker) noexcept nogil:
-    """C[i0:i1] = alpha * op(A)[i0:i1, :kl] @ Bpacked + beta * C[i0:i1], A unpacked."""
-    cdef Py_ssize_t npad = _cdiv(n, nr) * nr, pc = 0, kc, i, jp
-    while pc < kl:                               # K blocks (B block stays in L2)
-        kc = _min(kcb, kl - pc)
-        i = i0
-        while i < i1:                            # row panels (A panel stays in L1)
-            for jp in range(npad // nr):
-                _ukr_sa(ker, kc, a + i * rsa + pc * csa, rsa, csa,
-                        bpk + pc * npad + jp * nr * kc, c + i * ldc + jp * nr, ldc,
-                        _min(mr, i1 - i), _min(nr, n - jp * nr), alpha,
-                        beta if pc == 0 else 1)
-            i += mr
-        pc += kc
-
-
-cdef int _gemm_direct(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, real alpha,
-                      const real *a, Py_ssize_t rsa, Py_ssize_t csa,
-                      const real *b, Py_ssize_t rsb, Py_ssize_t csb,
-                      real beta, real *c, Py_ssize_t ldc, Py_ssize_t nt,
-                      const void *ker, Py_ssize_t mr, Py_ssize_t nr,
-                      Blocks blk) noexcept nogil:
-    """C = alpha * op(A) @ op(B) + beta * C for narrow C: op(B) packed whole (K in
-    super-blocks of at most DIRECT_B_MAX elements), op(A) read in place by the kernel,
-    rows handed out in dynamic chunks: one barrier per super-block, usually one."""
-    cdef Py_ssize_t npad = _cdiv(n, nr) * nr, pn = npad // nr
-    cdef Py_ssize_t kcb = _cdiv(k, _cdiv(k, blk.kc))
-    cdef Py_ssize_t ksup = _min(k, max(kcb, DIRECT_B_MAX // npad // kcb * kcb))
-    cdef Py_ssize_t rows = max(mr, _min(DIRECT_CHUNK_ROWS, _cdiv(_cdiv(m, 4 * nt), mr) * mr))
-    cdef Py_ssize_t nch = _cdiv(m, rows), ks, kl, t, jp, pc, ch
-    cdef unsigned int csr
-    cdef void *raw = malloc(ksup * npad * sizeof(real) + 64)
-    cdef real *bpk = <real *>((<uintptr_t>raw + 63) & ~(<uintptr_t>63))
-    if raw == NULL:
-        return -1
-    with parallel(num_threads=nt):
-        csr = tl_ftz_enter()
-        ks = 0
-        while ks < k:                            # K super-blocks
-            kl = _min(ksup, k - ks)
-            for t in prange(_cdiv(kl, kcb) * pn, schedule="static"):   # (K block, panel)
-                pc = (t // pn) * kcb
-                jp = t % pn
-                _pack_b(_min(kcb, kl - pc), _min(nr, n - jp * nr),
-                        b + (ks + pc) * rsb + jp * nr * csb, rsb, csb, nr,
-                        bpk + pc * npad + jp * nr * _min(kcb, kl - pc))
-            tl_gemm_barrier()
-            for ch in prange(nch, schedule="dynamic"):
-                _direct_rows(ch * rows, _min(ch * rows + rows, m), n, kl, kcb, mr, nr, alpha,
-                             a + ks * csa, rsa, csa, bpk, beta if ks == 0 else 1, c, ldc,
-                             ker)
-            if ks + kl < k:
-                tl_gemm_barrier()   # all rows done before B is repacked
-            ks = ks + kl
-        tl_ftz_leave(csr)
-    free(raw)
-    return 0
+            for ip in range(_cdiv(i1 - i0, mr)): # loop 1 (ir)
+                _ukr(T.ker, kc, apk + ip * mr * kc, bpk + jp * nr * kc,
+                     c + (i0 + ip * mr) * ldc + jc + jp * nr, ldc,
+                     _min(mr, i1 - i0 - ip * mr), _min(nr, nc - jp * nr), alpha,
+                     beta if pc == 0 else 1)
+    tl_signal(&T.comp_done[s])
 
 
 cdef int _gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, real alpha,
@@ -360,10 +332,12 @@ cdef int _gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, real alpha,
     cdef unsigned int csr
     cdef const tl_skernel *sk
     cdef const tl_dkernel *dk
-    cdef const void *ker
-    cdef Py_ssize_t nt, mr, nr
+    cdef Plan T
     cdef Blocks blk
+    cdef Py_ssize_t nt, nib, t
     cdef double work = <double>m * n * k
+    cdef void *raw
+    cdef real *apk
     if m <= 0 or n <= 0:
         return 0
     if k <= 0 or alpha == 0 or work < NOPACK_BELOW:
@@ -376,21 +350,58 @@ cdef int _gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, real alpha,
         return 0
     if real is float:
         sk = tl_sgemm_kernel()
-        ker, mr, nr, blk = sk, sk.mr, sk.nr, BLOCKS[sk.id]
+        T.ker, T.mr, T.nr, blk = sk, sk.mr, sk.nr, BLOCKS[sk.id]
     else:
         dk = tl_dgemm_kernel()
-        ker, mr, nr, blk = dk, dk.mr, dk.nr, BLOCKS[dk.id]
-    nt = nthreads if work >= SERIAL_BELOW else 1
+        T.ker, T.mr, T.nr, blk = dk, dk.mr, dk.nr, BLOCKS[dk.id]
+    T.m, T.n, T.k, T.rsa, T.csa, T.rsb, T.csb, T.ldc = m, n, k, rsa, csa, rsb, csb, ldc
+    nt = max(1, nthreads) if work >= SERIAL_BELOW else 1
+    T.kcb = _cdiv(k, _cdiv(k, blk.kc))                        # equal K blocks <= KC
     # Narrow C: each A element would feed only a few micro-kernel calls, so packing A
     # costs more than it saves and the kernel reads A in place. Columns of op(A)
     # (rsa == 1) only when their stride is not a multiple of 512 bytes: such strides put
     # the kc rows one kernel call touches into a few L1 sets.
-    if n <= DIRECT_A_MAX_N and (
-            csa == 1 or (rsa == 1 and (csa * <Py_ssize_t>sizeof(real)) % 512 != 0)):
-        return _gemm_direct(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, nt,
-                            ker, mr, nr, blk)
-    return _gemm_packed(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, nt,
-                        ker, mr, nr, blk)
+    T.direct = n <= DIRECT_A_MAX_N and (
+        csa == 1 or (rsa == 1 and (csa * <Py_ssize_t>sizeof(real)) % 512 != 0))
+    if T.direct:      # op(B) packed whole per K super-block, rows in chunks
+        T.npad = _cdiv(n, T.nr) * T.nr
+        T.ksup = _min(k, max(T.kcb, DIRECT_B_MAX // T.npad // T.kcb * T.kcb))
+        T.rows = max(T.mr, _min(DIRECT_CHUNK_ROWS, _cdiv(_cdiv(m, 4 * nt), T.mr) * T.mr))
+        T.nsteps, T.nbuf = _cdiv(k, T.ksup), 1
+        T.P = _cdiv(T.ksup, T.kcb) * (T.npad // T.nr)
+        T.Q = _cdiv(m, T.rows)
+        T.b_len, T.a_len = _cdiv(T.ksup * T.npad, 16) * 16, 0
+    else:             # the five loops: (jc, pc) steps, (ic, column chunk) tasks
+        T.ncb = _cdiv(_cdiv(n, _cdiv(n, blk.nc)), T.nr) * T.nr   # equal N blocks
+        nib = _cdiv(m, blk.mc)
+        T.mcb = _cdiv(_cdiv(m, nib), T.mr) * T.mr                # equal M blocks
+        T.ncc = 1 if nib >= 2 * nt else _min(_cdiv(2 * nt, nib), _cdiv(T.ncb, T.nr))
+        T.nkb = _cdiv(k, T.kcb)
+        T.nsteps = _cdiv(n, T.ncb) * T.nkb
+        T.nbuf = 2 if T.nsteps > 1 and nt > 1 else 1
+        T.P = _min(nt, _cdiv(T.ncb, T.nr))
+        T.Q = nib * T.ncc
+        T.b_len = _cdiv(T.ncb * T.kcb, 16) * 16                  # buffers stay 64B-aligned
+        T.a_len = _cdiv(T.mcb * T.kcb, 16) * 16
+    nt = _min(nt, T.Q)
+    raw = malloc((T.nbuf * T.b_len + nt * T.a_len) * sizeof(real) + 64
+                 + 2 * T.nsteps * sizeof(Py_ssize_t))
+    if raw == NULL:
+        return -1
+    T.pack_done = <Py_ssize_t *>raw
+    T.comp_done = T.pack_done + T.nsteps
+    memset(raw, 0, 2 * T.nsteps * sizeof(Py_ssize_t))
+    T.bbuf = <void *>((<uintptr_t>(T.comp_done + T.nsteps) + 63) & ~(<uintptr_t>63))
+    T.arrived = 0
+    with parallel(num_threads=nt):
+        csr = tl_ftz_enter()
+        apk = <real *>T.bbuf + T.nbuf * T.b_len + threadid() * T.a_len
+        for t in prange(T.nsteps * (T.P + T.Q), schedule="dynamic"):
+            _task(&T, t, a, b, c, alpha, beta, apk)
+        tl_team_wait(&T.arrived)
+        tl_ftz_leave(csr)
+    free(raw)
+    return 0
 
 
 cdef int sgemm_strided(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha,
@@ -407,15 +418,6 @@ cdef int dgemm_strided(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, double alpha,
                        double beta, double *c, Py_ssize_t ldc, int nthreads) noexcept nogil:
     """C = alpha * op(A) @ op(B) + beta * C, float64, op(A)(i, p) = a[i*rsa + p*csa]."""
     return _gemm(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, nthreads)
-
-
-cdef int sgemm_nogil(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
-                     float alpha, const float *a, Py_ssize_t lda,
-                     const float *b, Py_ssize_t ldb,
-                     float beta, float *c, Py_ssize_t ldc, int nthreads) noexcept nogil:
-    """C = alpha * op(A) @ op(B) + beta * C, row-major A (lda), B (ldb), C (ldc)."""
-    return _gemm(m, n, k, alpha, a, 1 if trans_a else lda, lda if trans_a else 1,
-                 b, 1 if trans_b else ldb, ldb if trans_b else 1, beta, c, ldc, nthreads)
 
 
 # ------------------------------------------------------------------ Python API ---

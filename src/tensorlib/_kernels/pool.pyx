@@ -142,7 +142,8 @@ cdef void _max_bwd_image(const real* gy, const int* am, real* gx, Geo g,
                 gxn[k * C + c] += gr[c]
 
 
-def max_pool2d_forward(real[:, :, :, ::1] x, real[:, :, :, ::1] y, int[:, :, :, ::1] argmax,
+def max_pool2d_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
+                       int[:, :, :, ::1] argmax,
                        Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
                        Py_ssize_t pt, Py_ssize_t pl, int nthreads=1):
     """Fill y and argmax (see the module comment) for windows (kh, kw), strides, pads."""
@@ -162,7 +163,7 @@ def max_pool2d_forward(real[:, :, :, ::1] x, real[:, :, :, ::1] y, int[:, :, :, 
         tl_ftz_leave(csr)
 
 
-def max_pool2d_backward(real[:, :, :, ::1] gy, int[:, :, :, ::1] argmax,
+def max_pool2d_backward(const real[:, :, :, ::1] gy, const int[:, :, :, ::1] argmax,
                         real[:, :, :, ::1] gx, int nthreads=1):
     """gx = scatter-add of gy to the argmax positions (gx is overwritten)."""
     cdef Geo g = _geo(_shape4(gx.shape), _shape4(gy.shape), 1, 1, 1, 1, 0, 0,
@@ -232,7 +233,7 @@ cdef void _avg_bwd_image(const real* gy, real* gx, Geo g, Py_ssize_t n) noexcept
                         gxr[c] += gr[c] * v
 
 
-def avg_pool2d_forward(real[:, :, :, ::1] x, real[:, :, :, ::1] y,
+def avg_pool2d_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
                        Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
                        Py_ssize_t pt, Py_ssize_t pl, int nthreads=1):
     """Fill y with the window means over in-bounds elements."""
@@ -250,7 +251,7 @@ def avg_pool2d_forward(real[:, :, :, ::1] x, real[:, :, :, ::1] y,
         tl_ftz_leave(csr)
 
 
-def avg_pool2d_backward(real[:, :, :, ::1] gy, real[:, :, :, ::1] gx,
+def avg_pool2d_backward(const real[:, :, :, ::1] gy, real[:, :, :, ::1] gx,
                         Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
                         Py_ssize_t pt, Py_ssize_t pl, int nthreads=1):
     """gx = gradient of avg_pool2d_forward for output gradient gy (gx is overwritten)."""

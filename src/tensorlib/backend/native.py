@@ -87,7 +87,9 @@ def _nt():
 
 
 def _c(a, dtype=None):
-    return np.ascontiguousarray(a, dtype=dtype)
+    """C-contiguous and writable (Cython memoryviews refuse read-only broadcast views)."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    return a if a.flags.writeable else a.copy()
 
 
 def gemm(a, b, trans_a=False, trans_b=False):
