@@ -10,6 +10,7 @@ import os
 KERNELS = (
     "gemm",
     "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight",
+    "conv2d_backward_bias", "conv2d_backward_weight_bias",
     "max_pool2d_forward", "max_pool2d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",
 )
