@@ -11,6 +11,7 @@ import pytest
 import tensorlib.layers.base as layers_base
 from tensorlib import layers, models
 from tensorlib.models import progbar as progbar_mod
+from seed_models import seed_convnet, seed_dense
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
@@ -32,26 +33,6 @@ def fresh_names(monkeypatch):
 
 
 # ----------------------------------------------------------------- models
-def seed_convnet():
-    model = models.Sequential()
-    model.add(layers.Conv2D(32, (3, 3), activation='relu', input_shape=(28, 28, 1)))
-    model.add(layers.MaxPooling2D((2, 2)))
-    model.add(layers.Conv2D(64, (3, 3), activation='relu'))
-    model.add(layers.MaxPooling2D((2, 2)))
-    model.add(layers.Conv2D(64, (3, 3), activation='relu'))
-    model.add(layers.Flatten())
-    model.add(layers.Dense(64, activation='relu'))
-    model.add(layers.Dense(10, activation='softmax'))
-    return model
-
-
-def seed_dense():
-    model = models.Sequential()
-    model.add(layers.Dense(512, activation='relu', input_shape=(784,)))
-    model.add(layers.Dense(10, activation='softmax'))
-    return model
-
-
 def mixed_model():
     return models.Sequential([
         layers.Conv2D(8, 3, strides=2, padding="same", input_shape=(16, 16, 3)),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import tensorlib
-from tensorlib import layers, models
+from seed_models import seed_convnet
 from tensorlib.datasets import fashion_mnist
 from tensorlib.utils import to_categorical
 
@@ -28,19 +28,6 @@ def data(tmp_path_factory):
         if os.environ.get("TENSORLIB_REQUIRE_DATA") == "1":
             raise
         pytest.skip(f"real Fashion-MNIST not available: {e}")
-
-
-def seed_convnet():
-    model = models.Sequential()
-    model.add(layers.Conv2D(32, (3, 3), activation='relu', input_shape=(28, 28, 1)))
-    model.add(layers.MaxPooling2D((2, 2)))
-    model.add(layers.Conv2D(64, (3, 3), activation='relu'))
-    model.add(layers.MaxPooling2D((2, 2)))
-    model.add(layers.Conv2D(64, (3, 3), activation='relu'))
-    model.add(layers.Flatten())
-    model.add(layers.Dense(64, activation='relu'))
-    model.add(layers.Dense(10, activation='softmax'))
-    return model
 
 
 def train_once(seed, data):

@@ -9,7 +9,7 @@ from ._kernels import elementwise as _ew
 from ._threads import get_num_threads
 from .autograd import Function
 from .backend import get_backend
-from .backend._shapes import conv_output_shape, normalize_padding, pool_output_shape
+from .backend._shapes import normalize_padding
 from .tensor import Tensor, _as_tensor
 
 
@@ -40,8 +40,20 @@ def _same_dtype(op, **tensors):
         raise ValueError(f"{op}: all inputs must have the same dtype. Received: {dtypes}")
 
 
+def _check_bias(op, bias, units):
+    if bias is not None and bias.shape != (units,):
+        raise ValueError(f"{op}: bias must have shape ({units},). Received: bias "
+                         f"shape {bias.shape}")
+
+
+def _check_activation(op, activation):
+    if activation not in (None, "relu", "linear"):
+        raise ValueError(f"{op}: activation must be None or 'relu'. Received: "
+                         f"activation={activation!r}")
+
+
 def _check_window(op, x_shape, window, strides, padding, dilation):
-    """The window must fit inside the (padded) input; returns the output shape."""
+    """The window must fit inside the (padded) input."""
     h, w = x_shape[1:3]
     eff = [(k - 1) * d + 1 for k, d in zip(window, dilation)]
     if padding == "valid" and (eff[0] > h or eff[1] > w):
@@ -107,17 +119,12 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1,
     if min(kernel.shape) < 1 or min(x.shape) < 1:
         raise ValueError(f"{op}: empty input or kernel. Received: input shape {x.shape}, "
                          f"kernel shape {kernel.shape}")
-    if bias is not None and bias.shape != (kernel.shape[3],):
-        raise ValueError(f"{op}: bias must have shape ({kernel.shape[3]},). Received: bias "
-                         f"shape {bias.shape}")
+    _check_bias(op, bias, kernel.shape[3])
     strides = _pair(op, "strides", strides)
     dilation = _pair(op, "dilation_rate", dilation_rate)
     padding = normalize_padding(padding)
-    if activation not in (None, "relu", "linear"):
-        raise ValueError(f"{op}: activation must be None or 'relu'. Received: "
-                         f"activation={activation!r}")
+    _check_activation(op, activation)
     _check_window(op, x.shape, kernel.shape[:2], strides, padding, dilation)
-    conv_output_shape(x.shape, kernel.shape, strides, padding, dilation)
     return Conv2D.apply(x, kernel, bias, strides=strides, padding=padding,
                         dilation=dilation, relu=activation == "relu")
 
@@ -149,7 +156,6 @@ def _pool(op, cls, x, pool_size, strides, padding):
     strides = pool_size if strides is None else _pair(op, "strides", strides)
     padding = normalize_padding(padding)
     _check_window(op, x.shape, pool_size, strides, padding, (1, 1))
-    pool_output_shape(x.shape, pool_size, strides, padding)
     return cls.apply(x, pool_size=pool_size, strides=strides, padding=padding)
 
 
@@ -199,12 +205,8 @@ def linear(x, kernel, bias=None, activation=None):
         raise ValueError(f"{op}: the input has {x.shape[1]} features but the kernel expects "
                          f"{kernel.shape[0]}. Received: input shape {x.shape}, kernel shape "
                          f"{kernel.shape}")
-    if bias is not None and bias.shape != (kernel.shape[1],):
-        raise ValueError(f"{op}: bias must have shape ({kernel.shape[1]},). Received: bias "
-                         f"shape {bias.shape}")
-    if activation not in (None, "relu", "linear"):
-        raise ValueError(f"{op}: activation must be None or 'relu'. Received: "
-                         f"activation={activation!r}")
+    _check_bias(op, bias, kernel.shape[1])
+    _check_activation(op, activation)
     return Linear.apply(x, kernel, bias, relu=activation == "relu")
 
 

@@ -8,7 +8,7 @@ keeps its dtype, Python data becomes float32; mixed operands are promoted the Nu
 import numpy as np
 
 from . import ops, ops_shape
-from .autograd import run_backward, is_grad_enabled
+from .autograd import run_backward
 from .random import get_generator
 
 float32, float64, int32, int64, bool_ = np.float32, np.float64, np.int32, np.int64, np.bool_
@@ -287,6 +287,3 @@ def stack(tensors, axis=0):
 def where(cond, a, b):
     return ops_shape.Where.apply(_operand(a), _operand(b), cond=np.asarray(_raw(cond), bool))
 
-
-__all__ = ["Tensor", "tensor", "zeros", "ones", "full", "arange", "randn", "rand",
-           "is_grad_enabled"]

@@ -175,8 +175,7 @@ class Model:
             tracker.update_state(loss, sample_weight=len(xb))
             for m in metrics:
                 m.update_state(yb, y_pred)
-            logs = self._logs(tracker, metrics)
-            if on_batch is not None and on_batch(step, logs):
+            if on_batch is not None and on_batch(step, self._logs(tracker, metrics)):
                 break
         return self._logs(tracker, metrics)
 
@@ -231,7 +230,8 @@ class Model:
 
             def on_batch(step, logs):
                 cbs.on_train_batch_end(step, logs)
-                bar.update(step + 1, logs) if step + 1 < steps else None
+                if step + 1 < steps:     # the last step is drawn with the epoch's logs
+                    bar.update(step + 1, logs)
                 return self.stop_training
 
             logs = self._run_epoch(x, y, batch_size, self._train_batch, order, on_batch,
@@ -239,7 +239,7 @@ class Model:
             if val is not None:
                 cbs.on_test_begin()
                 val_logs = self._run_epoch(val[0], val[1], batch_size, self._test_batch,
-                                           on_batch=lambda s, lg: cbs.on_test_batch_end(s, lg),
+                                           on_batch=cbs.on_test_batch_end,
                                            on_batch_begin=cbs.on_test_batch_begin)
                 cbs.on_test_end(val_logs)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -261,10 +261,7 @@ class Model:
         bar = Progbar(steps, verbose=verbose)
         logs = self._run_epoch(x, y, batch_size, self._test_batch,
                                on_batch=lambda s, lg: bar.update(s + 1, lg))
-        if return_dict:
-            return logs
-        values = [logs["loss"]] + [logs[m.name] for m in self._metrics]
-        return values[0] if len(values) == 1 else values
+        return logs if return_dict else _as_list(logs, self._metrics)
 
     def predict(self, x, batch_size=None, verbose="auto"):
         batch_size = _check_batch_size(batch_size)
