@@ -3,8 +3,17 @@
 Every ``src/tensorlib/_kernels/*.pyx`` becomes one extension module; the C files in
 ``csrc/`` that a module lists in ``C_SOURCES`` are compiled into it. OpenMP flags are
 added when the compiler accepts them; otherwise the kernels build serially and a
-warning says so. Cython directives are set here, once. ``TENSORLIB_DEBUG=1`` turns
-bounds checking back on (and drops -O3) for debugging.
+warning says so. Cython directives are set here, once. Environment switches:
+
+* ``TENSORLIB_DEBUG=1``: bounds checking back on (and -O0 -g instead of -O3), for debugging;
+* ``TENSORLIB_REQUIRE_OPENMP=1``: a compiler without OpenMP is a build error instead of
+  a warning (pip hides warnings; CI sets this);
+* ``TENSORLIB_SANITIZE=address`` (or ``undefined``, or ``address,undefined``): build with
+  ``-fsanitize=... -fno-omit-frame-pointer -g -O1`` (compile and link). Python itself is
+  not instrumented, so run the tests with the runtime preloaded::
+
+      LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 \
+          python -m pytest tests/test_conv_pool.py -q
 """
 import os
 import sys
@@ -19,6 +28,22 @@ from setuptools import setup, Extension
 from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("TENSORLIB_DEBUG", "0") not in ("", "0")
+REQUIRE_OPENMP = os.environ.get("TENSORLIB_REQUIRE_OPENMP", "0").strip() not in ("", "0")
+SANITIZERS = ("address", "undefined")
+
+
+def _sanitizers():
+    """The sanitizers asked for by TENSORLIB_SANITIZE (comma-separated), validated."""
+    raw = os.environ.get("TENSORLIB_SANITIZE", "").strip().lower()
+    names = [v.strip() for v in raw.split(",") if v.strip() and v.strip() != "0"]
+    bad = [v for v in names if v not in SANITIZERS]
+    if bad:
+        raise SystemExit(f"setup.py: TENSORLIB_SANITIZE must be a comma-separated subset of "
+                         f"{SANITIZERS}. Received: TENSORLIB_SANITIZE={raw!r}")
+    return names
+
+
+SANITIZE = _sanitizers()
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # C sources from csrc/ compiled into each kernel module (module name -> files).
@@ -65,17 +90,25 @@ class BuildExt(build_ext):
     def build_extensions(self):
         cflags, lflags = _openmp_flags(self.compiler)
         if not cflags:
-            warnings.warn(
-                "tensorlib: the C compiler does not support OpenMP; "
-                "kernels are built serial (single-threaded).", stacklevel=1)
+            msg = ("tensorlib: the C compiler does not support OpenMP; "
+                   "kernels are built serial (single-threaded).")
+            if REQUIRE_OPENMP:
+                raise SystemExit(msg + " TENSORLIB_REQUIRE_OPENMP is set: failing the build.")
+            warnings.warn(msg, stacklevel=1)
         opt = ["-O0", "-g"] if DEBUG else ["-O3"]
+        san = []
         if self.compiler.compiler_type == "msvc":
             opt = ["/O2"]
+            if SANITIZE:
+                raise SystemExit("setup.py: TENSORLIB_SANITIZE needs gcc or clang")
         else:
             opt += ["-fno-strict-aliasing", "-Wno-unused-function", "-Wno-unreachable-code"]
+            if SANITIZE:
+                san = [f"-fsanitize={','.join(SANITIZE)}", "-fno-omit-frame-pointer"]
+                opt = [o for o in opt if not o.startswith("-O")] + ["-g", "-O1"]
         for ext in self.extensions:
-            ext.extra_compile_args = opt + cflags + ext.extra_compile_args
-            ext.extra_link_args = lflags + ext.extra_link_args
+            ext.extra_compile_args = opt + san + cflags + ext.extra_compile_args
+            ext.extra_link_args = san + lflags + ext.extra_link_args
         super().build_extensions()
 
 

@@ -6,12 +6,34 @@ against numpy_ref in float32 and float64, at 1 and 2 threads, with the AVX2 and 
 portable micro-kernels, for every kernel variant it may pick, on contiguous and
 non-contiguous inputs. Backward passes are also checked by the adjoint identity.
 """
+import os
+import platform
+
 import numpy as np
 import pytest
 
 import tensorlib._threads as th
 from tensorlib._kernels import conv as kconv
 from tensorlib.backend import native, numpy_ref
+
+
+def _cpu_flags():
+    """The CPU's feature flags from /proc/cpuinfo (read independently of the library),
+    or None where there is no such file."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return None
+
+
+FLAGS = _cpu_flags()
+# Whether the AVX2 conv micro-kernels must run here: x86-64 with AVX2 and FMA.
+HAS_AVX2 = (FLAGS is not None and platform.machine() in ("x86_64", "AMD64")
+            and {"avx2", "fma"} <= FLAGS)
 
 CONV_CASES = [
     # N, H, W, cin, cout, kh, kw, strides, padding, dilation
@@ -127,11 +149,26 @@ def nthreads(request):
 
 @pytest.fixture(params=[True, False], ids=["avx2", "portable"])
 def simd(request):
+    """The AVX2 or the portable micro-kernels. Skipped only on a CPU that lacks AVX2+FMA
+    according to /proc/cpuinfo: where it has them, not getting them is a failure."""
+    if request.param and FLAGS is not None and not HAS_AVX2:
+        pytest.skip("CPU without AVX2+FMA (/proc/cpuinfo)")
     on = kconv.set_simd(request.param)
-    if request.param and not on:
-        pytest.skip("CPU without AVX2+FMA")
-    yield on
-    kconv.set_simd(None)
+    try:
+        if request.param and FLAGS is None and not on:
+            pytest.skip("no /proc/cpuinfo, and the library finds no AVX2+FMA")
+        assert on == request.param, "the CPU has AVX2+FMA but the AVX2 kernels are off"
+        yield on
+    finally:
+        kconv.set_simd(None)
+
+
+def test_avx2_conv_kernels_are_the_default_where_the_cpu_has_them():
+    if FLAGS is None:
+        pytest.skip("no /proc/cpuinfo to compare the library's CPU detection with")
+    if os.environ.get("TENSORLIB_SIMD", "").strip()[:1] in ("r", "R"):
+        pytest.skip("TENSORLIB_SIMD asks for the portable kernels")
+    assert kconv.set_simd(None) == HAS_AVX2
 
 
 def _conv_data(case, dtype, rng):
@@ -316,6 +353,24 @@ def test_max_pool_padding_is_never_selected(bk):
     np.testing.assert_array_equal(am[0, :, :, 0], [[0, 2], [6, 8]])  # first in-bounds element
     gx = bk.max_pool2d_backward(np.ones_like(y), am, x.shape, (2, 2), (2, 2), "same")
     assert gx.sum() == 8 and np.all(np.isfinite(gx))
+
+
+@pytest.mark.parametrize("bk", [native, numpy_ref], ids=["native", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_propagates_nan(bk, dtype):
+    """As np.max and torch: a window holding NaN gives NaN, argmax at its first NaN (9
+    channels: the float32 SSE lanes and the scalar tail)."""
+    x = np.arange(1 * 4 * 4 * 9, dtype=dtype).reshape(1, 4, 4, 9)
+    x[0, 0, 1, :] = np.nan                 # window (0, 0): first NaN at h * W + w = 1
+    x[0, 1, 0, :] = np.nan
+    x[0, 3, 3, ::2] = np.nan               # window (1, 1), even channels only
+    y, am = bk.max_pool2d_forward(x, (2, 2), (2, 2), "valid")
+    assert np.isnan(y[0, 0, 0]).all() and (am[0, 0, 0] == 1).all()
+    assert np.isnan(y[0, 1, 1, ::2]).all() and (am[0, 1, 1, ::2] == 15).all()
+    np.testing.assert_array_equal(y[0, 1, 1, 1::2], x[0, 3, 3, 1::2])
+    assert not np.isnan(y[0, 0, 1]).any() and not np.isnan(y[0, 1, 0]).any()
+    gx = bk.max_pool2d_backward(np.ones_like(y), am, x.shape, (2, 2), (2, 2), "valid")
+    assert (gx[0, 0, 1] == 1).all() and (gx[0, 1, 0] == 0).all()
 
 
 @pytest.mark.parametrize("case", [(16, 13, 13, 32, 64, 3, 3, (1, 1), "valid", (1, 1)),

@@ -196,3 +196,48 @@ def test_bad_input_is_a_clear_value_error(call, fragment):
         call()
     msg = str(info.value)
     assert fragment in msg and "Received" in msg
+
+
+# ---------------------------------------------------------------- ReLU and NaN
+# relu keeps NaN (as np.maximum, torch.relu and Keras) and -0.0 (as torch.relu); its
+# gradient is masked where the output is <= 0 only, so it passes where the output is
+# NaN, as in PyTorch (threshold_backward(grad, result, 0)).
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [3, 100_003], ids=["serial", "threaded"])
+def test_relu_keeps_nan(threads, dtype, n):
+    x = np.resize(np.array([np.nan, -1.0, 2.0, -0.0, 0.5], dtype), n)
+    t = tl.Tensor(x, requires_grad=True)
+    y = t.relu()
+    want = np.resize(np.array([np.nan, 0.0, 2.0, -0.0, 0.5], dtype), n)
+    np.testing.assert_array_equal(y.numpy(), want)
+    assert np.array_equal(np.signbit(y.numpy()), np.signbit(want))
+    y.backward(np.full(n, 3.0, dtype))
+    np.testing.assert_array_equal(t.grad.numpy(), np.resize(np.array([3, 0, 3, 0, 3], dtype), n))
+
+
+def test_relu_grad_passes_where_the_output_is_nan():
+    y = np.array([np.nan, 0.0, -0.0, 1.0], np.float32)
+    g = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+    np.testing.assert_array_equal(F.relu_grad(y, g), [1, 0, 0, 4])
+    np.testing.assert_array_equal(F.relu_grad(y, g.astype(np.float64)), [1, 0, 0, 4])
+
+
+@pytest.mark.parametrize("ks", [1, 3], ids=["1x1-gemm", "3x3-direct"])
+def test_fused_relu_keeps_nan(backend, ks):
+    """conv2d(activation='relu') and linear(activation='relu') equal relu(op(x)), NaN
+    included (the 1x1 conv takes the im2col + GEMM epilogue, the 3x3 the tile one)."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(1, 4, 4, 2)).astype(np.float32)
+    x[0, 1, 2, 0] = np.nan
+    w = rng.normal(size=(ks, ks, 2, 3)).astype(np.float32)
+    y = F.conv2d(x, w, padding="same", activation="relu").numpy()
+    ref = F.conv2d(x, w, padding="same").numpy()
+    assert np.isnan(ref).any()
+    np.testing.assert_array_equal(y, np.where(ref < 0, 0, ref))
+    xl = rng.normal(size=(3, 4)).astype(np.float32)
+    xl[1, 2] = np.nan
+    wl = rng.normal(size=(4, 5)).astype(np.float32)
+    yl = F.linear(xl, wl, activation="relu").numpy()
+    refl = F.linear(xl, wl).numpy()
+    np.testing.assert_array_equal(yl, np.where(refl < 0, 0, refl))

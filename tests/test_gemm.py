@@ -6,6 +6,7 @@ TENSORLIB_SIMD env var is checked in subprocesses. Small cache blocks (``_set_bl
 make small matrices cross every MC/KC/NC boundary.
 """
 import os
+import platform
 import subprocess
 import sys
 
@@ -14,9 +15,33 @@ import pytest
 
 from tensorlib._kernels import gemm
 
-CPU = gemm.simd_info()["cpu"]
+
+def _cpu_level():
+    """The SIMD level this CPU supports, from /proc/cpuinfo (independently of the
+    library's own detection, so that a detection bug cannot silently drop the tests of
+    a kernel); the library's answer only where there is no /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((set(line.split(":", 1)[1].split()) for line in f
+                          if line.startswith("flags")), set())
+    except OSError:
+        return gemm.simd_info()["cpu"]
+    if platform.machine() not in ("x86_64", "AMD64") or not {"avx2", "fma"} <= flags:
+        return "ref"
+    return "avx512" if "avx512f" in flags else "avx2"
+
+
+CPU = _cpu_level()
 LEVELS = ["ref"] + (["avx2", "avx512-emu"] if CPU in ("avx2", "avx512") else []) \
     + (["avx512"] if CPU == "avx512" else [])
+
+
+def test_library_detects_the_cpu_level():
+    """simd_info()["cpu"] agrees with /proc/cpuinfo, and the default float32 kernel is
+    the best one the CPU runs (unless TENSORLIB_SIMD asks for less)."""
+    assert gemm.simd_info()["cpu"] == CPU
+    if not os.environ.get("TENSORLIB_SIMD", "").strip():
+        assert gemm._set_simd_level(None) == CPU
 
 
 @pytest.fixture(params=LEVELS)

@@ -13,14 +13,21 @@ to each input's shape, accumulates into leaves' ``.grad`` and frees the graph un
 """
 import contextlib
 import functools
+import threading
 
 import numpy as np
 
-_state = {"grad_enabled": True}
+
+class _GradState(threading.local):
+    """Grad mode is per thread (as in PyTorch): every thread starts with recording on."""
+    enabled = True
+
+
+_state = _GradState()
 
 
 def is_grad_enabled():
-    return _state["grad_enabled"]
+    return _state.enabled
 
 
 class _GradMode(contextlib.ContextDecorator):
@@ -29,11 +36,11 @@ class _GradMode(contextlib.ContextDecorator):
         self.saved = []       # a stack, so one instance can be re-entered (recursion)
 
     def __enter__(self):
-        self.saved.append(_state["grad_enabled"])
-        _state["grad_enabled"] = self.enabled
+        self.saved.append(_state.enabled)
+        _state.enabled = self.enabled
 
     def __exit__(self, *exc):
-        _state["grad_enabled"] = self.saved.pop()
+        _state.enabled = self.saved.pop()
         return False
 
 
@@ -76,8 +83,11 @@ class Function:
         ctx = cls()
         ctx.needs_input_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
         raw = [t.data if isinstance(t, Tensor) else t for t in inputs]
-        out = Tensor(ctx.forward(*raw, **params))
-        if _state["grad_enabled"] and any(ctx.needs_input_grad):
+        try:
+            out = Tensor(ctx.forward(*raw, **params))
+        except (TypeError, ValueError, OverflowError) as e:
+            raise _explained(cls, e, raw) from None
+        if _state.enabled and any(ctx.needs_input_grad):
             ctx.parents = inputs
             out._ctx = ctx
             out.requires_grad = True
@@ -93,6 +103,20 @@ class Function:
         """Drop saved arrays and graph edges; a later backward through here is an error."""
         self.__dict__.clear()
         self.released = True
+
+
+def _explained(cls, error, raw):
+    """NumPy's own message for a failed forward (an unsupported dtype, an integer that does
+    not fit, a zero slice step...) prefixed with the op and followed by what it received.
+    Errors that already say what they received pass through unchanged."""
+    if "Received" in str(error):
+        return error
+    op = cls.__name__.lower()
+    got = ", ".join(f"{type(a).__name__}" + (f" {a.dtype} {a.shape}" if hasattr(a, "dtype")
+                                              and hasattr(a, "shape") else f" {a!r}"[:60])
+                    for a in raw)
+    kind = TypeError if isinstance(error, TypeError) else ValueError
+    return kind(f"{op}: {str(error).rstrip('.')}. Received: {got}")
 
 
 def _topological_order(root):

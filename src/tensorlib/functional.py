@@ -9,20 +9,14 @@ from ._kernels import elementwise as _ew
 from ._threads import get_num_threads
 from .autograd import Function
 from .backend import get_backend
-from .backend._shapes import normalize_padding
+from .backend._shapes import MAX_WINDOW, _ints, geometry, normalize_padding
 from .tensor import Tensor, _as_tensor
 
 
 # ---------------------------------------------------------------- argument checks
 def _pair(op, name, value):
-    v = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(v) != 2 or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool)
-                              for i in v):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints. Received: "
-                         f"{name}={value!r}")
-    if min(v) < 1:
-        raise ValueError(f"{op}: {name} must be positive. Received: {name}={value!r}")
-    return (int(v[0]), int(v[1]))
+    """An int or a pair of ints, each in [1, MAX_WINDOW] (bools and floats are refused)."""
+    return _ints(op, name, value, 2, 1, MAX_WINDOW)
 
 
 def _float_tensor(op, name, t, ndim=None):
@@ -52,14 +46,16 @@ def _check_activation(op, activation):
                          f"activation={activation!r}")
 
 
-def _check_window(op, x_shape, window, strides, padding, dilation):
-    """The window must fit inside the (padded) input."""
+def _check_window(op, x_shape, window, strides, padding, dilation, out_channels=None):
+    """The window must fit inside the (padded) input, and every size the kernels will
+    compute must be representable (backend._shapes.geometry checks them)."""
     h, w = x_shape[1:3]
     eff = [(k - 1) * d + 1 for k, d in zip(window, dilation)]
     if padding == "valid" and (eff[0] > h or eff[1] > w):
         raise ValueError(f"{op}: the window {tuple(window)} (dilated to {tuple(eff)}) is "
                          f"larger than the input's spatial size {(h, w)} with padding "
                          f"'valid'. Received: input shape {tuple(x_shape)}")
+    geometry(x_shape, window, strides, padding, dilation, op=op, out_channels=out_channels)
 
 
 # ---------------------------------------------------------------- conv2d
@@ -91,9 +87,10 @@ class Conv2D(Function):
 
 
 def relu_grad(y, g):
-    """``g`` where the ReLU output ``y`` is positive, else 0 (threaded kernel)."""
+    """``g`` masked to 0 where the ReLU output ``y <= 0`` (threaded kernel). Where ``y``
+    is NaN the gradient passes, as in PyTorch (threshold_backward(grad, result, 0))."""
     if g.dtype != y.dtype or y.dtype not in (np.float32, np.float64):
-        return np.where(y > 0, g, 0).astype(y.dtype, copy=False)
+        return np.where(y <= 0, 0, g).astype(y.dtype, copy=False)
     out = np.empty(y.shape, y.dtype)
     _ew.relu_backward(y.reshape(-1), np.ascontiguousarray(g).reshape(-1), out.reshape(-1),
                       get_num_threads())
@@ -124,7 +121,7 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1,
     dilation = _pair(op, "dilation_rate", dilation_rate)
     padding = normalize_padding(padding)
     _check_activation(op, activation)
-    _check_window(op, x.shape, kernel.shape[:2], strides, padding, dilation)
+    _check_window(op, x.shape, kernel.shape[:2], strides, padding, dilation, kernel.shape[3])
     return Conv2D.apply(x, kernel, bias, strides=strides, padding=padding,
                         dilation=dilation, relu=activation == "relu")
 
@@ -234,7 +231,13 @@ def softmax_cross_entropy(logits, target):
     op = "softmax_cross_entropy"
     logits = _as_tensor(logits)
     _float_tensor(op, "logits", logits, 2)
+    if logits.shape[1] == 0:
+        raise ValueError(f"{op}: logits need at least one class. Received: logits shape "
+                         f"{logits.shape}")
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind not in "biuf":
+        raise ValueError(f"{op}: targets must be real numbers. Received: target with "
+                         f"dtype={t.dtype}")
     if t.ndim == 1:
         if t.dtype.kind not in "iu":
             raise ValueError(f"{op}: 1-D targets must be integer class indices. Received: "

@@ -81,6 +81,12 @@ def _check_axis(fn, axis, ndim):
                          f"Received: axis={axis!r}")
 
 
+def _check_classes(fn, p_shape, axis):
+    if len(p_shape) and p_shape[axis] == 0:
+        raise ValueError(f"{fn}: y_pred has no classes (its class axis has size 0). "
+                         f"Received: y_pred.shape={tuple(p_shape)}")
+
+
 def _log_probs(y_pred, from_logits, axis):
     if from_logits:
         return y_pred.log_softmax(axis)
@@ -144,6 +150,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     y_pred = _pred(y_pred)
     t = _raw(y_true)
     _check_axis(fn, axis, y_pred.ndim)
+    _check_classes(fn, y_pred.shape, axis)
     _validate_categorical(fn, t, y_pred.shape)
     if y_pred.shape[-1] == 1:
         warnings.warn(f"In loss {fn}, expected y_pred.shape to be (batch_size, num_classes) "
@@ -191,6 +198,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     if axis not in (-1, y_pred.ndim - 1):
         raise ValueError(f"{fn}: only the last axis is supported as the class axis. "
                          f"Received: axis={axis!r} for y_pred of rank {y_pred.ndim}")
+    _check_classes(fn, y_pred.shape, -1)
     labels, valid = _validate_sparse(fn, y_true, y_pred.shape, ignore_class)
     labels = np.where(valid, labels, 0)
     onehot = (labels[..., None] == np.arange(y_pred.shape[-1])).astype(y_pred.dtype)
@@ -364,6 +372,7 @@ class _SoftmaxFusable(LossFunctionWrapper):
         """The loss of ``softmax(logits)``, via the fused kernel when it applies (rank-2
         logits, no sample weight, a mean reduction); otherwise via ``log_softmax``."""
         logits = _pred(logits)
+        _check_classes(self.fn.__name__, logits.shape, -1)
         target = self._fused_target(y_true, logits)
         if (logits.ndim == 2 and sample_weight is None and target is not None
                 and self.reduction in ("sum_over_batch_size", "mean")):

@@ -163,6 +163,8 @@ class Sqrt(Function):
 
 class Abs(Function):
     def forward(self, a):
+        if a.dtype.kind == "b":
+            return a.copy()
         self.sign = np.sign(a)
         return np.abs(a)
 
@@ -186,6 +188,9 @@ class Clip(Function):
 
 class ReLU(Function):
     def forward(self, a):
+        if a.dtype.kind == "c":
+            raise TypeError(f"relu: complex tensors are not supported. Received: "
+                            f"dtype={a.dtype}")
         if a.dtype in (np.float32, np.float64):
             flat = np.ascontiguousarray(a).reshape(-1)
             out = np.empty_like(flat)
@@ -206,6 +211,7 @@ class ReLU(Function):
 
 class Sigmoid(Function):
     def forward(self, a):
+        a = _as_float("sigmoid", a)
         # Stable for large |a|: exp only ever sees non-positive arguments.
         e = np.exp(-np.abs(a))
         self.out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
@@ -217,33 +223,65 @@ class Sigmoid(Function):
 
 class Tanh(Function):
     def forward(self, a):
-        self.out = np.tanh(a)
+        self.out = np.tanh(_as_float("tanh", a))
         return self.out
 
     def backward(self, g):
         return g * (1 - self.out * self.out)
 
 
+def _as_float(op, a):
+    """Softmax-like ops compute in floating point: integers and bools become the float type
+    NumPy's ``exp`` gives them (float16 for 8-bit, float32 for 16-bit, else float64);
+    complex input is refused."""
+    if a.dtype.kind == "c":
+        raise TypeError(f"{op}: complex tensors are not supported. Received: dtype={a.dtype}")
+    return a if a.dtype.kind == "f" else a.astype(np.result_type(a.dtype, np.float16))
+
+
+def _softmax_axis(op, a, axis):
+    """The one axis of a softmax, checked; ``None`` when that axis is empty (the result
+    is then empty too, as in PyTorch)."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be an int. Received: axis={axis!r}")
+    if a.ndim == 0:
+        raise ValueError(f"{op}: needs a tensor of rank >= 1. Received: shape {a.shape}")
+    (axis,) = normalize_axis(op, axis, a.ndim)
+    return None if a.shape[axis] == 0 else axis
+
+
 class Softmax(Function):
     def forward(self, a, axis=-1):
-        self.axis = axis
+        a = _as_float("softmax", a)
+        self.axis = axis = _softmax_axis("softmax", a, axis)
+        if axis is None:
+            self.out = a.copy()
+            return self.out
         e = np.exp(a - a.max(axis=axis, keepdims=True))
         self.out = e / e.sum(axis=axis, keepdims=True)
         return self.out
 
     def backward(self, g):
         y = self.out
+        if self.axis is None:
+            return g.copy()
         return y * (g - (g * y).sum(axis=self.axis, keepdims=True))
 
 
 class LogSoftmax(Function):
     def forward(self, a, axis=-1):
-        self.axis = axis
+        a = _as_float("log_softmax", a)
+        self.axis = axis = _softmax_axis("log_softmax", a, axis)
+        if axis is None:
+            self.out = a.copy()
+            return self.out
         shifted = a - a.max(axis=axis, keepdims=True)
         self.out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         return self.out
 
     def backward(self, g):
+        if self.axis is None:
+            return g.copy()
         return g - np.exp(self.out) * g.sum(axis=self.axis, keepdims=True)
 
 
@@ -261,16 +299,33 @@ def normalize_axis(op, axis, ndim):
     """Axis argument as a sorted tuple of non-negative ints (None -> all axes)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    if not isinstance(axes, (tuple, list)) or not all(
+            isinstance(ax, (int, np.integer)) and not isinstance(ax, (bool, np.bool_))
+            for ax in axes):
+        raise TypeError(f"{op}: axis must be None, an int or a tuple of ints. "
+                        f"Received: axis={axis!r}")
+    if ndim == 0:      # a 0-d tensor has one axis-free element: axis 0 / -1 reduce nothing
+        if any(ax not in (0, -1) for ax in axes):
+            raise ValueError(f"{op}: axis {axes} is out of bounds for a 0-d tensor. "
+                             f"Received: axis={axis!r}")
+        return ()
     out = []
     for ax in axes:
-        if not -ndim <= ax < max(ndim, 1):
+        if not -ndim <= ax < ndim:
             raise ValueError(f"{op}: axis {ax} is out of bounds for a tensor of rank {ndim}. "
                              f"Received: axis={axis!r}")
-        out.append(int(ax) % max(ndim, 1))
+        out.append(int(ax) % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis. Received: axis={axis!r}")
     return tuple(sorted(out))
+
+
+def check_keepdims(op, keepdims):
+    if not isinstance(keepdims, (bool, np.bool_)):
+        raise TypeError(f"{op}: keepdims must be True or False. Received: "
+                        f"keepdims={keepdims!r}")
+    return bool(keepdims)
 
 
 def _expand(g, shape, axes, keepdims):
@@ -283,6 +338,7 @@ class Sum(Function):
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.keepdims = a.shape, keepdims
         self.axes = normalize_axis("sum", axis, a.ndim)
+        self.keepdims = keepdims = check_keepdims("sum", keepdims)
         return np.asarray(a.sum(axis=self.axes, keepdims=keepdims))
 
     def backward(self, g):
@@ -293,6 +349,7 @@ class Mean(Function):
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.keepdims = a.shape, keepdims
         self.axes = normalize_axis("mean", axis, a.ndim)
+        self.keepdims = keepdims = check_keepdims("mean", keepdims)
         self.count = int(np.prod([a.shape[i] for i in self.axes]))
         return np.asarray(a.mean(axis=self.axes, keepdims=keepdims))
 
@@ -304,6 +361,7 @@ class Max(Function):
     def forward(self, a, axis=None, keepdims=False):
         self.a, self.keepdims = a, keepdims
         self.axes = normalize_axis("max", axis, a.ndim)
+        self.keepdims = keepdims = check_keepdims("max", keepdims)
         if a.size == 0:
             raise ValueError(f"max: cannot reduce an empty tensor. Received: shape {a.shape}")
         self.out = np.asarray(a.max(axis=self.axes, keepdims=True))

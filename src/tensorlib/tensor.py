@@ -20,12 +20,50 @@ def _shape_arg(shape):
     return tuple(shape)
 
 
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+MAX_BYTES = 2**62       # no array this large can be allocated (NumPy's own limit is 2**63)
+
+
+def _new_shape(op, shape, allow_minus_one=False, itemsize=1):
+    """A shape argument checked: ints >= 0 (one -1 when reshaping), a representable size."""
+    if not all(_is_int(d) and (d >= 0 or (allow_minus_one and d == -1)) for d in shape):
+        raise ValueError(f"{op}: a shape must be non-negative integers"
+                         f"{' (or one -1)' if allow_minus_one else ''}. "
+                         f"Received: shape={shape!r}")
+    size = 1
+    for d in shape:
+        size *= max(int(d), 1)
+    if size * itemsize > MAX_BYTES:
+        raise ValueError(f"{op}: the shape has too many elements ({size}) to allocate. "
+                         f"Received: shape={shape!r}")
+    return tuple(int(d) for d in shape)
+
+
+def _dtype_arg(op, dtype, default=None):
+    """``dtype`` as a numeric NumPy dtype (``default`` when None)."""
+    if dtype is None:
+        return default
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{op}: not a data type. Received: dtype={dtype!r}") from None
+    if dt.kind not in "biufc":
+        raise TypeError(f"{op}: the dtype must be numeric. Received: dtype={dtype!r}")
+    return dt
+
+
 class Tensor:
     __array_ufunc__ = None      # ndarray <op> Tensor defers to Tensor's reflected operator
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad=False):
         self.data = data if isinstance(data, np.ndarray) else np.asarray(data)
+        if self.data.dtype.kind not in "biufc":
+            raise TypeError("Tensor: data must be numeric (bool, integer, float or complex). "
+                            f"Received: dtype={self.data.dtype}")
         self.grad = None
         self._ctx = None
         self.requires_grad = False
@@ -67,7 +105,20 @@ class Tensor:
         return Tensor(self.data)
 
     def astype(self, dtype):
-        return ops.Cast.apply(self, dtype=np.dtype(dtype))
+        """A copy converted to ``dtype``. Only a float result stays in the graph: casting
+        to an integer or bool type cuts it (as in PyTorch), so no gradient flows back."""
+        if dtype is None:
+            raise TypeError("astype: not a data type. Received: dtype=None")
+        dtype = _dtype_arg("astype", dtype)
+        if dtype.kind != "f":
+            return Tensor(self.data.astype(dtype))
+        return ops.Cast.apply(self, dtype=dtype)
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError("The truth value of a tensor with more than one element is "
+                             f"ambiguous. Received: shape {self.shape}")
+        return bool(self.data.reshape(()))
 
     def __len__(self):
         if self.ndim == 0:
@@ -94,7 +145,11 @@ class Tensor:
                                    f"pass a gradient to backward(). Received: shape {self.shape}")
             grad = np.ones_like(self.data)
         else:
-            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, self.dtype)
+            try:
+                grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, self.dtype)
+            except (TypeError, ValueError) as e:
+                raise TypeError(f"backward: the gradient must be numeric ({e}). Received: "
+                                f"grad={_short_repr(grad)}") from None
             if grad.shape != self.shape:
                 raise ValueError("backward: gradient shape must match the tensor's. "
                                  f"Received: {grad.shape} for a tensor of shape {self.shape}")
@@ -128,10 +183,10 @@ class Tensor:
     def __neg__(self): return ops.Neg.apply(self)
     def __pos__(self): return self
 
-    def __lt__(self, o): return Tensor(self.data < _raw(o))
-    def __le__(self, o): return Tensor(self.data <= _raw(o))
-    def __gt__(self, o): return Tensor(self.data > _raw(o))
-    def __ge__(self, o): return Tensor(self.data >= _raw(o))
+    def __lt__(self, o): return _compare("lt", np.less, self, o)
+    def __le__(self, o): return _compare("le", np.less_equal, self, o)
+    def __gt__(self, o): return _compare("gt", np.greater, self, o)
+    def __ge__(self, o): return _compare("ge", np.greater_equal, self, o)
 
     # ------------------------------------------------------------ elementwise
     def exp(self): return ops.Exp.apply(self)
@@ -141,7 +196,12 @@ class Tensor:
     def relu(self): return ops.ReLU.apply(self)
     def sigmoid(self): return ops.Sigmoid.apply(self)
     def tanh(self): return ops.Tanh.apply(self)
-    def clip(self, min=None, max=None): return ops.Clip.apply(self, lo=min, hi=max)  # noqa: A002
+    def clip(self, min=None, max=None):  # noqa: A002
+        for name, v in (("min", min), ("max", max)):
+            if v is not None and not isinstance(v, (int, float, np.integer, np.floating)):
+                raise TypeError(f"clip: {name} must be a number or None. Received: "
+                                f"{name}={_short_repr(v)}")
+        return ops.Clip.apply(self, lo=min, hi=max)
     def softmax(self, axis=-1): return ops.Softmax.apply(self, axis=axis)
     def log_softmax(self, axis=-1): return ops.LogSoftmax.apply(self, axis=axis)
 
@@ -157,20 +217,24 @@ class Tensor:
 
     # ------------------------------------------------------------ shape
     def reshape(self, *shape):
-        return ops_shape.Reshape.apply(self, shape=_shape_arg(shape))
+        shape = _new_shape("reshape", _shape_arg(shape), allow_minus_one=True)
+        return ops_shape.Reshape.apply(self, shape=shape)
 
     def transpose(self, *axes):
         axes = _shape_arg(axes) or tuple(reversed(range(self.ndim)))
-        return ops_shape.Permute.apply(self, axes=axes)
+        return self.permute(axes)
 
     def permute(self, *dims):
-        return ops_shape.Permute.apply(self, axes=_shape_arg(dims))
+        axes = _shape_arg(dims)
+        if not all(_is_int(a) for a in axes):
+            raise TypeError(f"permute: axes must be integers. Received: axes={axes!r}")
+        return ops_shape.Permute.apply(self, axes=axes)
 
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
             return self.reshape(1)
         for name, d in (("start_dim", start_dim), ("end_dim", end_dim)):
-            if not -self.ndim <= d < self.ndim:
+            if not _is_int(d) or not -self.ndim <= d < self.ndim:
                 raise ValueError(f"flatten: {name} is out of range for a tensor of rank "
                                  f"{self.ndim}. Received: {name}={d}")
         s, e = start_dim % self.ndim, end_dim % self.ndim
@@ -189,6 +253,18 @@ class Tensor:
 
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
+
+
+def _compare(op, fn, a, b):
+    other = _raw(b)
+    if other is None or isinstance(other, (str, bytes)):
+        raise TypeError(f"{op}: cannot compare a tensor with {type(other).__name__}. "
+                        f"Received: {_short_repr(other)}")
+    try:
+        return Tensor(fn(a.data, other))
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{op}: {str(e).rstrip('.')}. Received: shapes {a.shape} and "
+                        f"{np.shape(other)}") from None
 
 
 def _operand(x):
@@ -211,35 +287,66 @@ def tensor(data, dtype=None, requires_grad=False):
     """
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is not None:
-        arr = np.array(data, dtype=dtype)
-    elif isinstance(data, np.ndarray):
-        arr = data.copy()
-    elif isinstance(data, np.generic):
-        arr = np.array(data)
-    else:
-        arr = np.array(data, dtype=np.float32)
+    if data is None:
+        raise TypeError("tensor: data must be numbers or a numeric array. Received: None")
+    dtype = _dtype_arg("tensor", dtype)
+    try:
+        if dtype is not None:
+            arr = np.array(data, dtype=dtype)
+        elif isinstance(data, np.ndarray):
+            arr = data.copy()
+        elif isinstance(data, np.generic):
+            arr = np.array(data)
+        else:
+            arr = np.array(data, dtype=np.float32)
+    except OverflowError as e:
+        raise ValueError(f"tensor: {e}. Received: {_short_repr(data)}, dtype={dtype}") \
+            from None
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"tensor: data must be numbers or a numeric array ({e}). "
+                        f"Received: {_short_repr(data)}, dtype={dtype}") from None
     return Tensor(arr, requires_grad=requires_grad)
 
 
-def _filled(fill, shape, dtype, requires_grad):
-    dtype = np.float32 if dtype is None else dtype
-    return Tensor(np.full(_shape_arg(shape), fill, dtype=dtype), requires_grad=requires_grad)
+def _short_repr(x, limit=80):
+    r = repr(x)
+    return r if len(r) <= limit else r[:limit] + "..."
+
+
+def _filled(op, fill, shape, dtype, requires_grad):
+    dtype = _dtype_arg(op, dtype, np.dtype(np.float32))
+    shape = _new_shape(op, _shape_arg(shape), itemsize=dtype.itemsize)
+    if not isinstance(fill, (int, float, complex, np.number, np.bool_, bool)):
+        raise TypeError(f"{op}: the fill value must be a number. Received: "
+                        f"fill_value={_short_repr(fill)}")
+    try:
+        arr = np.full(shape, fill, dtype=dtype)
+    except OverflowError as e:
+        raise ValueError(f"{op}: {e}. Received: fill_value={fill!r}, dtype={dtype}") from None
+    return Tensor(arr, requires_grad=requires_grad)
 
 
 def zeros(*shape, dtype=None, requires_grad=False):
-    return _filled(0, shape, dtype, requires_grad)
+    return _filled("zeros", 0, shape, dtype, requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad=False):
-    return _filled(1, shape, dtype, requires_grad)
+    return _filled("ones", 1, shape, dtype, requires_grad)
 
 
 def full(shape, fill_value, dtype=None, requires_grad=False):
-    return _filled(fill_value, (shape,), dtype, requires_grad)
+    return _filled("full", fill_value, (shape,), dtype, requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
+    for name, v in (("start", start), ("stop", stop), ("step", step)):
+        if (v is not None or name != "stop") and (v is None or isinstance(v, (bool, np.bool_)) or not isinstance(
+                v, (int, float, np.integer, np.floating)) or not np.isfinite(v)):
+            raise ValueError(f"arange: {name} must be a finite number. Received: "
+                             f"{name}={v!r}")
+    if step == 0:
+        raise ValueError("arange: step must not be zero. Received: step=0")
+    dtype = _dtype_arg("arange", dtype)
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, stop, step) if v is not None)
         dtype = np.int64 if ints else np.float32
@@ -248,14 +355,22 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
     return Tensor(arr, requires_grad=requires_grad)
 
 
-def randn(*shape, dtype=None, generator=None, requires_grad=False):
-    arr = get_generator(generator).normal(_shape_arg(shape), dtype or np.float32)
+def _random(op, draw, shape, dtype, generator, requires_grad):
+    dtype = _dtype_arg(op, dtype, np.dtype(np.float32))
+    shape = _new_shape(op, _shape_arg(shape), itemsize=dtype.itemsize)
+    if dtype.kind != "f":
+        raise TypeError(f"{op}: the dtype must be a floating-point type. Received: "
+                        f"dtype={dtype}")
+    arr = getattr(get_generator(generator), draw)(shape, dtype)
     return Tensor(arr, requires_grad=requires_grad)
+
+
+def randn(*shape, dtype=None, generator=None, requires_grad=False):
+    return _random("randn", "normal", shape, dtype, generator, requires_grad)
 
 
 def rand(*shape, dtype=None, generator=None, requires_grad=False):
-    arr = get_generator(generator).uniform(_shape_arg(shape), dtype or np.float32)
-    return Tensor(arr, requires_grad=requires_grad)
+    return _random("rand", "uniform", shape, dtype, generator, requires_grad)
 
 
 # ---------------------------------------------------------------- function forms
@@ -276,12 +391,31 @@ def maximum(a, b):
     return ops.Maximum.apply(_operand(a), _operand(b))
 
 
+def _join_args(op, tensors, axis, extra):
+    """The tensors of a concatenate/stack and the axis, checked (``extra`` = 1 for stack)."""
+    if isinstance(tensors, (Tensor, np.ndarray, str, bytes)) or not hasattr(tensors, "__iter__"):
+        raise TypeError(f"{op}: expects a sequence of tensors. Received: "
+                        f"{type(tensors).__name__}")
+    tensors = [_as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError(f"{op}: needs at least one tensor. Received: an empty sequence")
+    ndim = tensors[0].ndim + extra
+    if not _is_int(axis):
+        raise TypeError(f"{op}: axis must be an int. Received: axis={axis!r}")
+    if not -ndim <= axis < ndim or ndim == 0:
+        raise ValueError(f"{op}: axis {axis} is out of bounds for rank {ndim}. "
+                         f"Received: axis={axis!r}")
+    return tensors, int(axis) % ndim
+
+
 def concatenate(tensors, axis=0):
-    return ops_shape.Concatenate.apply(*[_as_tensor(t) for t in tensors], axis=axis)
+    tensors, axis = _join_args("concatenate", tensors, axis, 0)
+    return ops_shape.Concatenate.apply(*tensors, axis=axis)
 
 
 def stack(tensors, axis=0):
-    return ops_shape.Stack.apply(*[_as_tensor(t) for t in tensors], axis=axis)
+    tensors, axis = _join_args("stack", tensors, axis, 1)
+    return ops_shape.Stack.apply(*tensors, axis=axis)
 
 
 def where(cond, a, b):

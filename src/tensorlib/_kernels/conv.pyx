@@ -16,14 +16,18 @@
 # batches) dynamically; padded inputs are copied per item into thread-private scratch.
 # Weight and bias gradients sum fixed slots of items into per-slot partials, added in slot
 # order: like the forward and input gradient (one writer per output element), they do not
-# depend on the thread count (slots are thread-count free up to 4 threads). Small work runs
-# serially; every thread flushes denormals while it works (tl_ftz.h).
+# depend on the thread count (the number of slots depends on the problem only). Small
+# work runs serially; every thread flushes denormals while it works (tl_ftz.h). The def
+# wrappers check every size they are given (_geo, in Python ints) so that no index or
+# buffer size below can overflow int64, and clamp the thread count (tl_threads.h).
 from cython.parallel cimport prange, parallel, threadid
 from libc.stdint cimport int64_t
 from libc.string cimport memset, memcpy
 
 import numpy as np
 
+from tensorlib._kernels._checks cimport (check_ints, check_threads, tl_clamp_threads,
+                                         tl_openmp_enabled, tl_team_size)
 from tensorlib._kernels.gemm cimport sgemm_strided, dgemm_strided
 
 ctypedef fused real:
@@ -63,7 +67,11 @@ _gather_items = 8       # gather (forward) work items wanted per thread
 _wgrad_budget = 65536   # elements of input + gy per weight-gradient work item
 _wgrad_items = 8        # weight-gradient work items wanted (when the batch allows)
 _scatter_budget = 16384  # elements of gy + gx per scatter (input-gradient) pixel block
-cdef Py_ssize_t SERIAL_BELOW = 1 << 17   # multiply-adds below which we stay serial
+cdef double SERIAL_BELOW = 1 << 17   # multiply-adds below which we stay serial
+cdef Py_ssize_t WGRAD_SLOTS = 16       # max slots (partials) of a weight / bias gradient
+cdef Py_ssize_t WGRAD_MIN_SLOTS = 4    # slots allowed even past the partials' 2M budget
+cdef object MAX_WINDOW = 2**31 - 1
+cdef object MAX_EXTENT = 2**62
 
 ctypedef struct CGeo:
     Py_ssize_t N, H, W, C, OH, OW, O, kh, kw, sh, sw, dh, dw, pt, pl, K
@@ -82,21 +90,62 @@ cdef inline const real* _c2(const real[:, ::1] a) noexcept:
     return &a[0, 0] if a.shape[0] and a.shape[1] else NULL
 
 
-cdef inline int _threads_for(Py_ssize_t work, int nthreads) noexcept nogil:
-    return 1 if work < SERIAL_BELOW else max(nthreads, 1)
+cdef inline int _threads_for(double work, int nthreads) noexcept nogil:
+    return 1 if work < SERIAL_BELOW else tl_clamp_threads(nthreads)
+
+
+def openmp_enabled():
+    """Whether this module was compiled with OpenMP."""
+    return bool(tl_openmp_enabled())
+
+
+def _team_size(int n):
+    """Testing hook: how many threads ran a parallel region asked for n (clamped)."""
+    return tl_team_size(n)
+
+
+def _set_thresholds(serial_below=None):
+    """Testing hook: set SERIAL_BELOW (multiply-adds below which a kernel stays on the
+    calling thread); returns the old values, so ``_set_thresholds(**old)`` restores them."""
+    global SERIAL_BELOW
+    old = dict(serial_below=SERIAL_BELOW)
+    if serial_below is not None:
+        SERIAL_BELOW = max(0.0, serial_below)
+    return old
+
+
+cdef Py_ssize_t _slots(Py_ssize_t items, Py_ssize_t ko) noexcept:
+    """Partials of a weight gradient over `items` work items: a function of the problem
+    only (never of the thread count), so the sum order is fixed; at least 1."""
+    return max(1, min(items, WGRAD_SLOTS, max((2 << 20) // max(ko, 1), WGRAD_MIN_SLOTS)))
 
 
 cdef CGeo _geo(tuple xs, tuple ys, tuple ws, strides, dilation, pads, str name) except *:
-    """Check that x (N,H,W,C), y (N,OH,OW,O) and w (kh,kw,C,O) agree; build the geometry."""
+    """Check that x (N,H,W,C), y (N,OH,OW,O) and w (kh,kw,C,O) agree, that strides,
+    dilation and pads are in range and that every padded extent, scratch buffer and
+    index of either direction fits in int64 (Python ints: exact); build the geometry."""
     cdef CGeo g
-    sh, sw = strides
-    dh, dw = dilation
-    pt, pl = pads
     if xs[0] != ys[0] or xs[3] != ws[2] or ys[3] != ws[3]:
         raise ValueError(f"{name}: shapes x {xs}, y/gy {ys} and "
                          f"w {ws} do not fit together")
-    if min(sh, sw, dh, dw) < 1 or min(pt, pl) < 0:
-        raise ValueError(f"{name}: bad strides {strides}, dilation {dilation} or pads {pads}")
+    kh, kw = check_ints(name, "kernel_size", ws[:2], 1, MAX_WINDOW)
+    sh, sw = check_ints(name, "strides", strides, 1, MAX_WINDOW)
+    dh, dw = check_ints(name, "dilation", dilation, 1, MAX_WINDOW)
+    pt, pl = check_ints(name, "pads", pads, 0, MAX_EXTENT)
+    n, h, w, c = xs
+    oh, ow, o = ys[1], ys[2], ys[3]
+    eh, ew = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+    # rows / columns of the padded source either direction reads: (O - 1) * s + e of x
+    # (forward, weight gradient), H - 1 + e of the zero-padded gy (input gradient)
+    ph = max(max(oh - 1, 0) * sh + eh, h + eh) + pt
+    pw = max(max(ow - 1, 0) * sw + ew, w + ew) + pl
+    k = kh * kw * c
+    if (n * ph * pw * max(c, o, 1) > MAX_EXTENT or n * oh * ow > MAX_EXTENT
+            or k * min(512, max(n * oh * ow, 1)) > MAX_EXTENT
+            or (k + 1) * (o + 1) > MAX_EXTENT):
+        raise ValueError(f"{name}: the sizes reach past 2**62 elements. Received: x shape "
+                         f"{xs}, y/gy shape {ys}, w shape {ws}, strides={(sh, sw)}, "
+                         f"dilation={(dh, dw)}, pads={(pt, pl)}")
     g.N, g.H, g.W, g.C = xs[0], xs[1], xs[2], xs[3]
     g.OH, g.OW, g.O = ys[1], ys[2], ys[3]
     g.kh, g.kw = ws[0], ws[1]
@@ -154,7 +203,7 @@ cdef void _im2col(const real* x, real* col, CGeo g, Py_ssize_t p0,
 
 cdef void _bias_relu(real* y, const real* b, Py_ssize_t rows, Py_ssize_t o,
                      bint relu) noexcept nogil:
-    """y[r, :] = max(y[r, :] + b, 0) (bias when b != NULL, max only when relu)."""
+    """y[r, :] = max(y[r, :] + b, 0) (bias when b != NULL, max only when relu; NaN kept)."""
     cdef Py_ssize_t r, c
     cdef real* yr
     for r in range(rows):
@@ -162,9 +211,9 @@ cdef void _bias_relu(real* y, const real* b, Py_ssize_t rows, Py_ssize_t o,
         if b != NULL:
             for c in range(o):
                 yr[c] += b[c]
-        if relu:
+        if relu:                            # max(y, 0) that keeps NaN (and -0.0)
             for c in range(o):
-                yr[c] = yr[c] if yr[c] > 0 else 0
+                yr[c] = 0 if yr[c] < 0 else yr[c]
 
 
 cdef void _colsum_rows(const real* gy, real* acc, Py_ssize_t o, Py_ssize_t r0,
@@ -402,9 +451,9 @@ cdef Py_ssize_t _nitems(DConv d) noexcept nogil:
 
 
 def _scratch(DConv d, int nt, Py_ssize_t itemsize):
-    """Per-thread buffer for one item's padded input rows."""
-    cdef Py_ssize_t rows = (d.OH + d.nb - 1) // d.nb
-    size = d.G * ((rows - 1) * d.sh + d.rows_in) * d.Wp * d.C if d.padded else 1
+    """Per-thread buffer for one item's padded input rows (sized in Python ints)."""
+    rows = (<object>d.OH + d.nb - 1) // d.nb
+    size = <object>d.G * ((rows - 1) * d.sh + d.rows_in) * d.Wp * d.C if d.padded else 1
     return np.empty((nt, max(size, 1)), dtype=_dtype(itemsize))
 
 
@@ -458,12 +507,15 @@ def set_simd(on=None):
 def conv2d_forward_direct(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
                           const real[::1] b,
                           real[:, :, :, ::1] y, strides, dilation, pads, bint relu=False,
-                          int nthreads=1):
+                          nthreads=1):
     """y = act(b + conv(x, w)) (b may be None; act = ReLU if relu) by 6x16 register tiles."""
     cdef CGeo g = _geo(_shape4(x.shape), _shape4(y.shape), _shape4(w.shape), strides,
                        dilation, pads, "conv2d_forward")
     _bias_ptr(b, g.O)
-    cdef int nt = _threads_for(g.N * g.OH * g.OW * g.K * g.O, nthreads)
+    cdef int nt = _threads_for(<double>g.N * g.OH * g.OW * g.K * g.O,
+                               check_threads("conv2d_forward", nthreads))
+    if y.size == 0:
+        return
     cdef DConv d = _dconv(g.N, g.H, g.W, g.C, g.OH, g.OW, g.O, g, g.sh, g.sw, g.pt, g.pl,
                           _gather_items * nt)
     dt = _dtype(x.itemsize)
@@ -477,14 +529,17 @@ def conv2d_forward_direct(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w
 
 def conv2d_backward_input_direct(const real[:, :, :, ::1] gy, const real[:, :, :, ::1] w,
                                  real[:, :, :, ::1] gx, strides, dilation, pads,
-                                 int nthreads=1):
+                                 nthreads=1):
     """gx = d<conv(x, w), gy>/dx for stride 1: the correlation of gy, zero-padded by
     (k-1)*d - pad before, with the flipped, transposed kernel."""
     cdef CGeo g = _geo(_shape4(gx.shape), _shape4(gy.shape), _shape4(w.shape), strides,
                        dilation, pads, "conv2d_backward_input")
     if g.sh != 1 or g.sw != 1:
         raise ValueError("conv2d_backward_input_direct: strides must be (1, 1)")
-    cdef int nt = _threads_for(g.N * g.H * g.W * g.K * g.O, nthreads)
+    cdef int nt = _threads_for(<double>g.N * g.H * g.W * g.K * g.O,
+                               check_threads("conv2d_backward_input", nthreads))
+    if gx.size == 0:
+        return
     cdef DConv d = _dconv(g.N, g.OH, g.OW, g.O, g.H, g.W, g.C, g, 1, 1,
                           (g.kh - 1) * g.dh - g.pt, (g.kw - 1) * g.dw - g.pl,
                           _gather_items * nt)
@@ -497,12 +552,14 @@ def conv2d_backward_input_direct(const real[:, :, :, ::1] gy, const real[:, :, :
 
 def conv2d_backward_input_scatter(const real[:, :, :, ::1] gy, const real[:, :, :, ::1] w,
                                   real[:, :, :, ::1] gx, strides, dilation, pads,
-                                  int nthreads=1):
+                                  nthreads=1):
     """gx = d<conv(x, w), gy>/dx, any stride: every gy pixel tile times each tap's w^T is
     added into gx (6x16 register tiles; each thread owns whole gx images)."""
     cdef CGeo g = _geo(_shape4(gx.shape), _shape4(gy.shape), _shape4(w.shape), strides,
                        dilation, pads, "conv2d_backward_input")
-    cdef int nt = min(_threads_for(g.N * g.OH * g.OW * g.K * g.O, nthreads), max(g.N, 1))
+    cdef int nt = min(_threads_for(<double>g.N * g.OH * g.OW * g.K * g.O,
+                                   check_threads("conv2d_backward_input", nthreads)),
+                      max(g.N, 1))
     cdef Py_ssize_t ldw = (g.C + 15) // 16 * 16, it, G = max(1, g.N // 16)   # nt-free
     cdef Py_ssize_t block = max(1, _scatter_budget // max(g.O + g.C, 1) // 6) * 6
     wt = np.asarray(w).transpose(0, 1, 3, 2).reshape(g.kh * g.kw * g.O, g.C)
@@ -523,22 +580,23 @@ def conv2d_backward_input_scatter(const real[:, :, :, ::1] gy, const real[:, :, 
 
 def conv2d_backward_weight_direct(const real[:, :, :, ::1] x, const real[:, :, :, ::1] gy,
                                   real[:, :, :, ::1] gw, real[::1] gb, strides, dilation,
-                                  pads, int nthreads=1):
+                                  pads, nthreads=1):
     """gw[i,j,c,o] = sum_{n,p,q} xpad[n, p*sh + i*dh, q*sw + j*dw, c] gy[n,p,q,o] (and
     gb = gy summed over n, p, q unless gb is None), by 6x16 register tiles.
 
     The work items are split into S slots, each summed into its own partial [gw | gb] by
     whichever thread takes it; the partials are then added in slot order. S does not
-    depend on the thread count (up to 4 threads), so neither does the result."""
+    depend on the thread count (_slots), so neither does the result."""
     cdef CGeo g = _geo(_shape4(x.shape), _shape4(gy.shape), _shape4(gw.shape), strides,
                        dilation, pads, "conv2d_backward_weight")
     cdef real* gbp = <real*>_bias_ptr(gb, g.O)
     cdef Py_ssize_t KO = g.K * g.O, it, slot
-    cdef int nt = _threads_for(g.N * g.OH * g.OW * KO, nthreads)
+    cdef int nt = _threads_for(<double>g.N * g.OH * g.OW * KO,
+                               check_threads("conv2d_backward_weight", nthreads))
     cdef DConv d = _dconv(g.N, g.H, g.W, g.C, g.OH, g.OW, g.O, g, g.sh, g.sw, g.pt, g.pl,
                           _wgrad_items, _wgrad_budget)
     cdef Py_ssize_t nit = _nitems(d)
-    cdef Py_ssize_t S = max(min(nit, max(16, 4 * nt), (2 << 20) // max(KO, 1)), min(nt, nit))
+    cdef Py_ssize_t S = _slots(nit, KO)
     cdef int64_t[::1] toff = _toff(g, d.Wp, g.C)
     cdef real[:, ::1] parts = np.zeros((max(S, 1), KO + g.O + 1), dtype=_dtype(x.itemsize)) \
         if gy.size == 0 else np.empty((S, KO + g.O + 1), dtype=_dtype(x.itemsize))
@@ -570,7 +628,7 @@ cdef _finish_wgrad(real[:, ::1] parts, real* gw, real* gbp, Py_ssize_t ko, Py_ss
                    Py_ssize_t nparts, int nthreads):
     """gw (and gb) = the partials [gw | gb] added in order (in parallel over columns)."""
     cdef Py_ssize_t ld = parts.shape[1], ch, c0, nch = (ko + 4095) // 4096
-    cdef int nt = min(_threads_for(nparts * ko, nthreads), max(nch, 1))
+    cdef int nt = min(_threads_for(<double>nparts * ko, nthreads), max(nch, 1))
     if ko:
         with nogil, parallel(num_threads=nt):
             for ch in prange(nch, schedule="static"):
@@ -591,8 +649,8 @@ cdef _im2col_gemm(const real[:, :, :, ::1] x, const real* wg, real* out, const r
     cdef bint pointwise = _is_pointwise(g)     # then x itself is the patch matrix
     cdef Py_ssize_t mc = min(_chunk_rows(g.K, x.itemsize), max(M, 1))
     cdef Py_ssize_t nch = (M + mc - 1) // mc
-    cdef int nt = min(_threads_for(M * KO, nthreads), max(nch, 1)), fail = 0
-    cdef Py_ssize_t S = max(min(nch, max(16, 4 * nt), (2 << 20) // max(KO, 1)), nt)
+    cdef int nt = min(_threads_for(<double>M * KO, nthreads), max(nch, 1)), fail = 0
+    cdef Py_ssize_t S = _slots(nch, KO)
     cdef real[:, ::1] scratch = np.empty((nt, 1 if pointwise else mc * g.K),
                                          dtype=_dtype(x.itemsize))
     cdef real[:, ::1] parts = np.empty((S if wgrad else 1, KO + g.O + 1),
@@ -638,33 +696,36 @@ cdef _im2col_gemm(const real[:, :, :, ::1] x, const real* wg, real* out, const r
 def conv2d_forward_gemm(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
                         const real[::1] b,
                         real[:, :, :, ::1] y, strides, dilation, pads, bint relu=False,
-                        int nthreads=1):
+                        nthreads=1):
     """y = act(b + conv(x, w)) (b may be None; act = ReLU if relu) by im2col + GEMM."""
     cdef CGeo g = _geo(_shape4(x.shape), _shape4(y.shape), _shape4(w.shape), strides,
                        dilation, pads, "conv2d_forward")
     cdef const real* bp = _bias_ptr(b, g.O)
+    cdef int nt = check_threads("conv2d_forward", nthreads)
     if y.size:
-        _im2col_gemm(x, _c4(w), <real*>_c4(y), bp, NULL, g, False, relu, nthreads)
+        _im2col_gemm(x, _c4(w), <real*>_c4(y), bp, NULL, g, False, relu, nt)
 
 
 def conv2d_backward_weight_gemm(const real[:, :, :, ::1] x, const real[:, :, :, ::1] gy,
                                 real[:, :, :, ::1] gw, real[::1] gb, strides, dilation,
-                                pads, int nthreads=1):
+                                pads, nthreads=1):
     """As conv2d_backward_weight_direct, by im2col chunks and col^T @ gy GEMMs."""
     cdef CGeo g = _geo(_shape4(x.shape), _shape4(gy.shape), _shape4(gw.shape), strides,
                        dilation, pads, "conv2d_backward_weight")
     cdef real* gbp = <real*>_bias_ptr(gb, g.O)
-    _im2col_gemm(x, _c4(gy), <real*>_c4(gw), NULL, gbp, g, True, False, nthreads)
+    cdef int nt = check_threads("conv2d_backward_weight", nthreads)
+    _im2col_gemm(x, _c4(gy), <real*>_c4(gw), NULL, gbp, g, True, False, nt)
 
 
-def conv2d_backward_bias(const real[:, ::1] gy, real[::1] gb, int nthreads=1):
+def conv2d_backward_bias(const real[:, ::1] gy, real[::1] gb, nthreads=1):
     """gb[o] = sum_r gy[r, o] (gy viewed as rows x cout): 16 row slots (a thread-count-free
     split) summed into partials that are added in order."""
     if gb.shape[0] != gy.shape[1]:
         raise ValueError(f"conv2d_backward_bias: gb has {gb.shape[0]} elements, "
                          f"gy has {gy.shape[1]} columns")
-    cdef Py_ssize_t R = gy.shape[0], O = gy.shape[1], t, S = max(16, 4 * nthreads)
-    cdef int nt = _threads_for(R * O * 8, nthreads)
+    cdef Py_ssize_t R = gy.shape[0], O = gy.shape[1], t, S = WGRAD_SLOTS
+    cdef int nt = _threads_for(<double>R * O * 8,
+                               check_threads("conv2d_backward_bias", nthreads))
     cdef real[:, ::1] parts = np.zeros((S, O + 1), dtype=_dtype(gy.itemsize))
     cdef unsigned int csr = 0
     if O == 0:

@@ -6,7 +6,13 @@
 # The `def` wrappers take C-contiguous float32/float64 arrays of equal size and the
 # thread count chosen by tensorlib._threads; each thread runs whole chunks through a plain
 # pointer loop that the compiler vectorises. Denormals are flushed inside each thread.
+# NaN semantics follow PyTorch: relu(NaN) = NaN (as np.maximum), relu(-0.0) = -0.0, and
+# the gradient is masked where y <= 0 only, so it passes through where y is NaN
+# (torch's threshold_backward(grad, result, 0)).
 from cython.parallel cimport prange, parallel
+
+from tensorlib._kernels._checks cimport (check_threads, tl_clamp_threads, tl_openmp_enabled,
+                                         tl_team_size)
 
 ctypedef fused real:
     float
@@ -25,31 +31,55 @@ cdef Py_ssize_t CHUNK = 1 << 14
 
 
 cdef inline int _threads_for(Py_ssize_t n, int nthreads) noexcept nogil:
-    return 1 if n < SERIAL_BELOW else max(nthreads, 1)
+    return 1 if n < SERIAL_BELOW else tl_clamp_threads(nthreads)
+
+
+def openmp_enabled():
+    """Whether this module was compiled with OpenMP."""
+    return bool(tl_openmp_enabled())
+
+
+def _team_size(int n):
+    """Testing hook: how many threads ran a parallel region asked for n (clamped)."""
+    return tl_team_size(n)
+
+
+def _set_thresholds(serial_below=None, chunk=None):
+    """Testing hook: set SERIAL_BELOW (elements below which a kernel stays on the calling
+    thread) and CHUNK (elements per parallel chunk); returns the old values, so
+    ``_set_thresholds(**old)`` restores them."""
+    global SERIAL_BELOW, CHUNK
+    old = dict(serial_below=SERIAL_BELOW, chunk=CHUNK)
+    if serial_below is not None:
+        SERIAL_BELOW = max(0, serial_below)
+    if chunk is not None:
+        CHUNK = max(1, chunk)
+    return old
 
 
 cdef inline void _relu_chunk(const real* x, real* out, Py_ssize_t n) noexcept nogil:
-    """out[i] = max(x[i], 0) on one contiguous chunk (a plain loop the compiler vectorises)."""
+    """out[i] = 0 if x[i] < 0 else x[i] on one contiguous chunk (NaN stays NaN; a plain
+    loop the compiler vectorises)."""
     cdef Py_ssize_t i
     for i in range(n):
-        out[i] = x[i] if x[i] > 0 else 0
+        out[i] = 0 if x[i] < 0 else x[i]
 
 
 cdef inline void _relu_grad_chunk(const real* y, const real* g, real* out,
                                   Py_ssize_t n) noexcept nogil:
-    """out[i] = g[i] if y[i] > 0 else 0 on one contiguous chunk (C loop, restrict)."""
+    """out[i] = 0 if y[i] <= 0 else g[i] on one contiguous chunk (C loop, restrict)."""
     if real is float:
         tl_relu_grad_f32(y, g, out, n)
     else:
         tl_relu_grad_f64(y, g, out, n)
 
 
-def relu_forward(const real[::1] x, real[::1] out, int nthreads=1):
-    """out[i] = max(x[i], 0)."""
+def relu_forward(const real[::1] x, real[::1] out, nthreads=1):
+    """out[i] = 0 if x[i] < 0 else x[i] (max(x, 0) that keeps NaN and -0.0)."""
     cdef Py_ssize_t c, lo, n = x.shape[0]
     cdef Py_ssize_t nchunks = (n + CHUNK - 1) // CHUNK
-    cdef int nt = _threads_for(n, nthreads)
-    cdef unsigned int csr
+    cdef int nt = _threads_for(n, check_threads("relu_forward", nthreads))
+    cdef unsigned int csr = 0
     if out.shape[0] != n:
         raise ValueError(f"relu_forward: out has {out.shape[0]} elements, x has {n}")
     if n == 0:
@@ -63,12 +93,12 @@ def relu_forward(const real[::1] x, real[::1] out, int nthreads=1):
 
 
 def relu_backward(const real[::1] y, const real[::1] grad_out, real[::1] grad_in,
-                  int nthreads=1):
-    """grad_in[i] = grad_out[i] if y[i] > 0 else 0 (y is the ReLU output)."""
+                  nthreads=1):
+    """grad_in[i] = 0 if y[i] <= 0 else grad_out[i] (y is the ReLU output; NaN passes)."""
     cdef Py_ssize_t c, lo, n = y.shape[0]
     cdef Py_ssize_t nchunks = (n + CHUNK - 1) // CHUNK
-    cdef int nt = _threads_for(n, nthreads)
-    cdef unsigned int csr
+    cdef int nt = _threads_for(n, check_threads("relu_backward", nthreads))
+    cdef unsigned int csr = 0
     if grad_out.shape[0] != n or grad_in.shape[0] != n:
         raise ValueError(
             f"relu_backward: sizes differ: y {n}, grad_out {grad_out.shape[0]}, "

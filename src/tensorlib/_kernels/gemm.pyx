@@ -21,6 +21,9 @@ from libc.stdint cimport int64_t, uintptr_t
 cimport numpy as cnp
 import numpy as np
 
+from tensorlib._kernels._checks cimport (TL_MAX_THREADS, tl_clamp_threads, tl_openmp_enabled,
+                                         tl_team_size)
+
 cnp.import_array()
 
 cdef extern from "tl_ftz.h" nogil:
@@ -355,7 +358,7 @@ cdef int _gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, real alpha,
         dk = tl_dgemm_kernel()
         T.ker, T.mr, T.nr, blk = dk, dk.mr, dk.nr, BLOCKS[dk.id]
     T.m, T.n, T.k, T.rsa, T.csa, T.rsb, T.csb, T.ldc = m, n, k, rsa, csa, rsb, csb, ldc
-    nt = max(1, nthreads) if work >= SERIAL_BELOW else 1
+    nt = tl_clamp_threads(nthreads) if work >= SERIAL_BELOW else 1
     T.kcb = _cdiv(k, _cdiv(k, blk.kc))                        # equal K blocks <= KC
     # Narrow C: each A element would feed only a few micro-kernel calls, so packing A
     # costs more than it saves and the kernel reads A in place. Columns of op(A)
@@ -453,7 +456,7 @@ def _run(str op, A, B, C, alpha, beta, trans_a, trans_b, nthreads, dtype):
     if isinstance(nthreads, bool) or not isinstance(nthreads, (int, np.integer)) \
             or nthreads < 1:
         raise ValueError(f"{op}: nthreads must be a positive int. Received: {nthreads!r}")
-    nt = nthreads
+    nt = min(nthreads, TL_MAX_THREADS)
     a = _operand(op, "A", A, dtype)
     b = _operand(op, "B", B, dtype)
     m, k = (a.shape[1], a.shape[0]) if trans_a else (a.shape[0], a.shape[1])
@@ -463,6 +466,9 @@ def _run(str op, A, B, C, alpha, beta, trans_a, trans_b, nthreads, dtype):
             f"{op}: inner dimensions differ: op(A) is {m}x{k} and op(B) is {kb}x{n} "
             f"(A.shape={A.shape}, B.shape={B.shape}, trans_a={bool(trans_a)}, "
             f"trans_b={bool(trans_b)})")
+    if <object>m * n > 2**59:
+        raise ValueError(f"{op}: the result would have {m} x {n} elements, more than "
+                         f"2**59. Received: A.shape={A.shape}, B.shape={B.shape}")
     if C is None:
         c = np.empty((m, n), dtype=dtype)
         be = 0.0
@@ -572,6 +578,26 @@ def _tuning(**changes):
     DIRECT_B_MAX = max(1, changes.get("direct_b_max", DIRECT_B_MAX))
     DIRECT_CHUNK_ROWS = max(1, changes.get("direct_chunk_rows", DIRECT_CHUNK_ROWS))
     return old
+
+
+def _set_thresholds(serial_below=None, nopack_below=None):
+    """Testing hook, as in the other kernel modules: set SERIAL_BELOW / NOPACK_BELOW
+    (m*n*k below which a call is serial / not packed); returns their old values, so
+    ``_set_thresholds(**old)`` restores them (_tuning sets every threshold)."""
+    old = _tuning()
+    _tuning(**{k: v for k, v in (("serial_below", serial_below),
+                                 ("nopack_below", nopack_below)) if v is not None})
+    return dict(serial_below=old["serial_below"], nopack_below=old["nopack_below"])
+
+
+def openmp_enabled():
+    """Whether this module was compiled with OpenMP."""
+    return bool(tl_openmp_enabled())
+
+
+def _team_size(int n):
+    """Testing hook: how many threads ran a parallel region asked for n (clamped)."""
+    return tl_team_size(n)
 
 
 def _set_blocks(mc=None, kc=None, nc=None):

@@ -12,10 +12,16 @@
 #
 # argmax (int32, shape of y) is the flat index h * W + w, inside the (H, W) plane of the
 # same sample and channel, of the element that holds the max; ties go to the FIRST max
-# in row-major window order. An index outside [0, H*W) is ignored by the backward.
+# in row-major window order (so H*W must fit an int). NaN propagates, as in np.max and
+# torch: a window holding a NaN gives NaN, with argmax at its first NaN. An index outside
+# [0, H*W) is ignored by the backward. The def wrappers check window, strides and pads
+# (Python ints, _geo) so that every index below fits in int64, and clamp the thread count.
 from cython.parallel cimport prange, parallel
 from libc.math cimport INFINITY
 from libc.string cimport memset
+
+from tensorlib._kernels._checks cimport (check_ints, check_threads, tl_clamp_threads,
+                                         tl_openmp_enabled, tl_team_size)
 
 ctypedef fused real:
     float
@@ -28,7 +34,8 @@ cdef extern from "tl_ftz.h" nogil:
 cdef extern from *:
     """
     /* One window element for every channel: where x > y (strict, so the first max wins
-       ties) y = x and a = k. SSE2 (x86-64 baseline) blends for float32. */
+       ties), or x is the first NaN (NaN propagates), y = x and a = k. SSE2 (x86-64
+       baseline) blends for float32. */
     #if defined(__SSE2__)
     #include <emmintrin.h>
     #endif
@@ -39,7 +46,9 @@ cdef extern from *:
         const __m128i kv = _mm_set1_epi32(k);
         for (; c + 4 <= n; c += 4) {
             const __m128 v = _mm_loadu_ps(x + c), cur = _mm_loadu_ps(y + c);
-            const __m128 m = _mm_cmpgt_ps(v, cur);
+            const __m128 m = _mm_or_ps(_mm_cmpgt_ps(v, cur),
+                                       _mm_andnot_ps(_mm_cmpunord_ps(cur, cur),
+                                                     _mm_cmpunord_ps(v, v)));
             const __m128i mi = _mm_castps_si128(m);
             const __m128i ai = _mm_loadu_si128((const __m128i *)(a + c));
             _mm_storeu_ps(y + c, _mm_or_ps(_mm_and_ps(m, v), _mm_andnot_ps(m, cur)));
@@ -48,19 +57,21 @@ cdef extern from *:
         }
     #endif
         for (; c < n; ++c)
-            if (x[c] > y[c]) { y[c] = x[c]; a[c] = k; }
+            if (x[c] > y[c] || (x[c] != x[c] && y[c] == y[c])) { y[c] = x[c]; a[c] = k; }
     }
     static inline void tl_maxpool_update_f64(const double *x, double *y, int *a, int k,
                                              Py_ssize_t n) {
         for (Py_ssize_t c = 0; c < n; ++c)
-            if (x[c] > y[c]) { y[c] = x[c]; a[c] = k; }
+            if (x[c] > y[c] || (x[c] != x[c] && y[c] == y[c])) { y[c] = x[c]; a[c] = k; }
     }
     """
     void tl_maxpool_update_f32(const float* x, float* y, int* a, int k, Py_ssize_t n) nogil
     void tl_maxpool_update_f64(const double* x, double* y, int* a, int k,
                                Py_ssize_t n) nogil
 
-cdef Py_ssize_t SERIAL_BELOW = 1 << 15   # elements touched below which we stay serial
+cdef double SERIAL_BELOW = 1 << 15   # elements touched below which we stay serial
+cdef object MAX_WINDOW = 2**31 - 1
+cdef object MAX_EXTENT = 2**62
 
 ctypedef struct Geo:
     Py_ssize_t N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl
@@ -70,8 +81,29 @@ cdef tuple _shape4(Py_ssize_t* s):
     return (s[0], s[1], s[2], s[3])
 
 
-cdef inline int _threads_for(Py_ssize_t work, int nthreads) noexcept nogil:
-    return 1 if work < SERIAL_BELOW else max(nthreads, 1)
+cdef inline int _threads_for(double work, int nthreads) noexcept nogil:
+    return 1 if work < SERIAL_BELOW else tl_clamp_threads(nthreads)
+
+
+def openmp_enabled():
+    """Whether this module was compiled with OpenMP."""
+    return bool(tl_openmp_enabled())
+
+
+def _team_size(int n):
+    """Testing hook: how many threads ran a parallel region asked for n (clamped)."""
+    return tl_team_size(n)
+
+
+def _set_thresholds(serial_below=None):
+    """Testing hook: set SERIAL_BELOW (elements touched below which a kernel stays on
+    the calling thread); returns the old values, so ``_set_thresholds(**old)`` restores
+    them."""
+    global SERIAL_BELOW
+    old = dict(serial_below=SERIAL_BELOW)
+    if serial_below is not None:
+        SERIAL_BELOW = max(0.0, serial_below)
+    return old
 
 
 cdef inline void _span(Py_ssize_t o, Py_ssize_t s, Py_ssize_t p, Py_ssize_t k, Py_ssize_t n,
@@ -82,11 +114,21 @@ cdef inline void _span(Py_ssize_t o, Py_ssize_t s, Py_ssize_t p, Py_ssize_t k, P
     hi[0] = min(a + k, n)
 
 
-cdef Geo _geo(tuple xs, tuple ys, kh, kw, sh, sw, pt, pl, str name) except *:
+cdef Geo _geo(tuple xs, tuple ys, window, strides, pads, str name) except *:
+    """Check that x (N,H,W,C) and y (N,OH,OW,C) agree, that window, strides and pads are
+    in range, and that every window start and end (o*s - p, o*s - p + k for o < O) and
+    input index fits in int64; build the geometry."""
     if xs[0] != ys[0] or xs[3] != ys[3]:
-        raise ValueError(f"{name}: x {xs} and y {ys} disagree on N or C")
-    if min(kh, kw, sh, sw) < 1 or min(pt, pl) < 0:
-        raise ValueError(f"{name}: bad window {(kh, kw)}, strides {(sh, sw)} or pads {(pt, pl)}")
+        raise ValueError(f"{name}: x and y disagree on N or C. Received: x shape {xs}, "
+                         f"y shape {ys}")
+    kh, kw = check_ints(name, "pool_size", window, 1, MAX_WINDOW)
+    sh, sw = check_ints(name, "strides", strides, 1, MAX_WINDOW)
+    pt, pl = check_ints(name, "pads", pads, 0, MAX_EXTENT)
+    if max(ys[1] - 1, 0) * sh + kh + pt + xs[1] > MAX_EXTENT \
+            or max(ys[2] - 1, 0) * sw + kw + pl + xs[2] > MAX_EXTENT:
+        raise ValueError(f"{name}: the windows reach past 2**62. Received: x shape {xs}, "
+                         f"y shape {ys}, pool_size={(kh, kw)}, strides={(sh, sw)}, "
+                         f"pads={(pt, pl)}")
     cdef Geo g
     g.N, g.H, g.W, g.C = xs[0], xs[1], xs[2], xs[3]
     g.OH, g.OW = ys[1], ys[2]
@@ -143,16 +185,18 @@ cdef void _max_bwd_image(const real* gy, const int* am, real* gx, Geo g,
 
 
 def max_pool2d_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
-                       int[:, :, :, ::1] argmax,
-                       Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
-                       Py_ssize_t pt, Py_ssize_t pl, int nthreads=1):
+                       int[:, :, :, ::1] argmax, kh, kw, sh, sw, pt, pl, nthreads=1):
     """Fill y and argmax (see the module comment) for windows (kh, kw), strides, pads."""
-    cdef Geo g = _geo(_shape4(x.shape), _shape4(y.shape), kh, kw, sh, sw, pt, pl,
+    cdef Geo g = _geo(_shape4(x.shape), _shape4(y.shape), (kh, kw), (sh, sw), (pt, pl),
                       "max_pool2d_forward")
     if _shape4(argmax.shape) != _shape4(y.shape):
         raise ValueError("max_pool2d_forward: argmax and y shapes differ")
+    if <object>g.H * g.W > MAX_WINDOW:
+        raise ValueError(f"max_pool2d_forward: the int32 argmax needs H * W <= "
+                         f"{MAX_WINDOW}. Received: x shape {_shape4(x.shape)}")
     cdef Py_ssize_t r, rows = g.N * g.OH
-    cdef int nt = _threads_for(x.size + 2 * y.size, nthreads)
+    cdef int nt = _threads_for(<double>x.size + 2.0 * y.size,
+                               check_threads("max_pool2d_forward", nthreads))
     cdef unsigned int csr = 0
     if y.size == 0:
         return
@@ -164,14 +208,15 @@ def max_pool2d_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
 
 
 def max_pool2d_backward(const real[:, :, :, ::1] gy, const int[:, :, :, ::1] argmax,
-                        real[:, :, :, ::1] gx, int nthreads=1):
+                        real[:, :, :, ::1] gx, nthreads=1):
     """gx = scatter-add of gy to the argmax positions (gx is overwritten)."""
-    cdef Geo g = _geo(_shape4(gx.shape), _shape4(gy.shape), 1, 1, 1, 1, 0, 0,
+    cdef Geo g = _geo(_shape4(gx.shape), _shape4(gy.shape), (1, 1), (1, 1), (0, 0),
                       "max_pool2d_backward")
     if _shape4(argmax.shape) != _shape4(gy.shape):
         raise ValueError("max_pool2d_backward: argmax and gy shapes differ")
     cdef Py_ssize_t n
-    cdef int nt = _threads_for(gx.size + 2 * gy.size, nthreads)
+    cdef int nt = _threads_for(<double>gx.size + 2.0 * gy.size,
+                               check_threads("max_pool2d_backward", nthreads))
     cdef unsigned int csr = 0
     if gx.size == 0:
         return
@@ -234,13 +279,13 @@ cdef void _avg_bwd_image(const real* gy, real* gx, Geo g, Py_ssize_t n) noexcept
 
 
 def avg_pool2d_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
-                       Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
-                       Py_ssize_t pt, Py_ssize_t pl, int nthreads=1):
+                       kh, kw, sh, sw, pt, pl, nthreads=1):
     """Fill y with the window means over in-bounds elements."""
-    cdef Geo g = _geo(_shape4(x.shape), _shape4(y.shape), kh, kw, sh, sw, pt, pl,
+    cdef Geo g = _geo(_shape4(x.shape), _shape4(y.shape), (kh, kw), (sh, sw), (pt, pl),
                       "avg_pool2d_forward")
     cdef Py_ssize_t r, rows = g.N * g.OH
-    cdef int nt = _threads_for(x.size + y.size, nthreads)
+    cdef int nt = _threads_for(<double>x.size + <double>y.size,
+                               check_threads("avg_pool2d_forward", nthreads))
     cdef unsigned int csr = 0
     if y.size == 0:
         return
@@ -252,13 +297,13 @@ def avg_pool2d_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
 
 
 def avg_pool2d_backward(const real[:, :, :, ::1] gy, real[:, :, :, ::1] gx,
-                        Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
-                        Py_ssize_t pt, Py_ssize_t pl, int nthreads=1):
+                        kh, kw, sh, sw, pt, pl, nthreads=1):
     """gx = gradient of avg_pool2d_forward for output gradient gy (gx is overwritten)."""
-    cdef Geo g = _geo(_shape4(gx.shape), _shape4(gy.shape), kh, kw, sh, sw, pt, pl,
+    cdef Geo g = _geo(_shape4(gx.shape), _shape4(gy.shape), (kh, kw), (sh, sw), (pt, pl),
                       "avg_pool2d_backward")
     cdef Py_ssize_t n
-    cdef int nt = _threads_for(gx.size + gy.size * kh * kw, nthreads)
+    cdef int nt = _threads_for(<double>gx.size + <double>gy.size * g.kh * g.kw,
+                               check_threads("avg_pool2d_backward", nthreads))
     cdef unsigned int csr = 0
     if gx.size == 0:
         return

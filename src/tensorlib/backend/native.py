@@ -2,7 +2,8 @@
 
 Same functions and signatures as :mod:`tensorlib.backend.numpy_ref` (see its docstring for
 the layout and the meaning of ``argmax``), plus ``conv2d_backward_weight_bias`` (kernel
-and bias gradients in one pass). Callers have validated shapes; this module only makes
+and bias gradients in one pass). Callers have validated shapes, and ``geometry`` bounds
+every size before anything is allocated (see backend/_shapes.py); this module only makes
 operands C-contiguous, allocates outputs, picks a kernel per shape and passes
 ``nthreads=tensorlib._threads.get_num_threads()``.
 
@@ -107,7 +108,7 @@ def _conv_args(g):
 def conv2d_forward(x, w, b, strides, padding, dilation, relu=False):
     """NHWC convolution ``y = conv(x, w) + b``, with ReLU fused when ``relu``."""
     kh, kw, cin, cout = w.shape
-    g = geometry(x.shape, (kh, kw), strides, padding, dilation)
+    g = geometry(x.shape, (kh, kw), strides, padding, dilation, out_channels=cout)
     x = _c(x)
     w = _c(w, x.dtype)
     b = None if b is None else _c(b, x.dtype)
@@ -119,7 +120,7 @@ def conv2d_forward(x, w, b, strides, padding, dilation, relu=False):
 def conv2d_backward_input(gy, w, x_shape, strides, padding, dilation):
     """Gradient of the convolution with respect to its input."""
     kh, kw, cin, cout = w.shape
-    g = geometry(x_shape, (kh, kw), strides, padding, dilation)
+    g = geometry(x_shape, (kh, kw), strides, padding, dilation, out_channels=cout)
     gy = _c(gy)
     gx = np.empty(tuple(int(v) for v in x_shape), dtype=gy.dtype)
     _pick_input_grad(g, cin, cout)(gy, _c(w, gy.dtype), gx, *_conv_args(g), nthreads=_nt())
@@ -138,7 +139,7 @@ def conv2d_backward_weight_bias(gy, x, w_shape, strides, padding, dilation):
 
 def _weight_grad(gy, x, w_shape, strides, padding, dilation, with_bias):
     kh, kw, cin, cout = (int(v) for v in w_shape)
-    g = geometry(x.shape, (kh, kw), strides, padding, dilation)
+    g = geometry(x.shape, (kh, kw), strides, padding, dilation, out_channels=cout)
     x = _c(x)
     gw = np.empty((kh, kw, cin, cout), dtype=x.dtype)
     gb = np.empty(cout, dtype=x.dtype) if with_bias else None
@@ -160,7 +161,7 @@ def _pool_args(g):
 
 def max_pool2d_forward(x, pool_size, strides, padding):
     """``(y, argmax)`` of 2-D max pooling (``argmax``: int32 index ``h * W + w``)."""
-    g = geometry(x.shape, pool_size, strides, padding)
+    g = geometry(x.shape, pool_size, strides, padding, op="max_pool2d")
     x = _c(x)
     y = np.empty((g.N, g.OH, g.OW, g.C), dtype=x.dtype)
     argmax = np.empty(y.shape, dtype=np.int32)
@@ -170,15 +171,16 @@ def max_pool2d_forward(x, pool_size, strides, padding):
 
 def max_pool2d_backward(gy, argmax, x_shape, pool_size, strides, padding):
     """Each output gradient added to its argmax element (windows may overlap)."""
+    g = geometry(x_shape, pool_size, strides, padding, op="max_pool2d")
     gy = _c(gy)
-    gx = np.empty(tuple(int(v) for v in x_shape), dtype=gy.dtype)
+    gx = np.empty((g.N, g.H, g.W, g.C), dtype=gy.dtype)
     _pool.max_pool2d_backward(gy, _c(argmax, np.int32), gx, nthreads=_nt())
     return gx
 
 
 def avg_pool2d_forward(x, pool_size, strides, padding):
     """2-D average pooling over the in-bounds elements of each window."""
-    g = geometry(x.shape, pool_size, strides, padding)
+    g = geometry(x.shape, pool_size, strides, padding, op="avg_pool2d")
     x = _c(x)
     y = np.empty((g.N, g.OH, g.OW, g.C), dtype=x.dtype)
     _pool.avg_pool2d_forward(x, y, *_pool_args(g), nthreads=_nt())
@@ -187,8 +189,8 @@ def avg_pool2d_forward(x, pool_size, strides, padding):
 
 def avg_pool2d_backward(gy, x_shape, pool_size, strides, padding):
     """Gradient of :func:`avg_pool2d_forward`."""
-    g = geometry(x_shape, pool_size, strides, padding)
+    g = geometry(x_shape, pool_size, strides, padding, op="avg_pool2d")
     gy = _c(gy)
-    gx = np.empty(tuple(int(v) for v in x_shape), dtype=gy.dtype)
+    gx = np.empty((g.N, g.H, g.W, g.C), dtype=gy.dtype)
     _pool.avg_pool2d_backward(gy, gx, *_pool_args(g), nthreads=_nt())
     return gx

@@ -13,7 +13,9 @@ dtype. Written to be as fast as NumPy allows:
 ``max_pool2d_forward`` returns ``argmax`` (int32, shape of ``y``): for each output element,
 the flat index ``h * W + w`` into the ``(H, W)`` plane of its own sample and channel of the
 element that holds the max, i.e. ``y[n, i, j, c] == x[n, h, w, c]``. Ties go to the FIRST
-max in row-major window order; padding (which acts as -inf) is never selected.
+max in row-major window order; padding (which acts as -inf) is never selected. NaN
+propagates (as in ``np.max`` and torch): a window holding a NaN gives NaN, with ``argmax``
+at its first NaN.
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -76,7 +78,7 @@ def _crop(xp, g):
 def conv2d_forward(x, w, b, strides, padding, dilation, relu=False):
     """``y[n,p,q,o] = b[o] + sum_{i,j,c} xpad[n, p*sh + i*dh, q*sw + j*dw, c] w[i,j,c,o]``."""
     kh, kw, cin, cout = w.shape
-    g = geometry(x.shape, (kh, kw), strides, padding, dilation)
+    g = geometry(x.shape, (kh, kw), strides, padding, dilation, out_channels=cout)
     y = np.matmul(_im2col(x, g), w.reshape(kh * kw * cin, cout))
     if b is not None:
         y += b
@@ -88,7 +90,7 @@ def conv2d_forward(x, w, b, strides, padding, dilation, relu=False):
 def conv2d_backward_input(gy, w, x_shape, strides, padding, dilation):
     """Gradient of the conv with respect to ``x`` (col2im of ``gy @ w^T``)."""
     kh, kw, cin, cout = w.shape
-    g = geometry(x_shape, (kh, kw), strides, padding, dilation)
+    g = geometry(x_shape, (kh, kw), strides, padding, dilation, out_channels=cout)
     m = g.N * g.OH * g.OW
     gcol = np.matmul(gy.reshape(m, cout), w.reshape(kh * kw * cin, cout).T)
     gcol = gcol.reshape(g.N, g.OH, g.OW, kh, kw, cin)
@@ -102,7 +104,7 @@ def conv2d_backward_input(gy, w, x_shape, strides, padding, dilation):
 def conv2d_backward_weight(gy, x, w_shape, strides, padding, dilation):
     """Gradient of the conv with respect to ``w`` (``im2col(x)^T @ gy``)."""
     kh, kw, cin, cout = (int(v) for v in w_shape)
-    g = geometry(x.shape, (kh, kw), strides, padding, dilation)
+    g = geometry(x.shape, (kh, kw), strides, padding, dilation, out_channels=cout)
     gw = np.matmul(_im2col(x, g).T, gy.reshape(g.N * g.OH * g.OW, cout))
     return gw.reshape(kh, kw, cin, cout)
 
@@ -128,13 +130,16 @@ def _valid_counts(n, out, k, s, pad):
 
 def max_pool2d_forward(x, pool_size, strides, padding):
     """``(y, argmax)``; see the module docstring for the meaning of ``argmax``."""
-    g = geometry(x.shape, pool_size, strides, padding)
+    g = geometry(x.shape, pool_size, strides, padding, op="max_pool2d")
     xp = _pad(x, g, value=-np.inf)
     best = np.full((g.N, g.OH, g.OW, g.C), -np.inf, dtype=x.dtype)
     # Plane index of each window's top-left corner (possibly in the padding), and of its
-    # first in-bounds element: the answer when no value beats -inf (all -inf or NaN).
+    # first in-bounds element: the answer when no value beats -inf (all -inf).
     top = (np.arange(g.OH) * g.sh - g.pt)[:, None]
     left = np.arange(g.OW) * g.sw - g.pl
+    # int32 sums below may wrap for windows reaching far into the padding; such
+    # candidates are never selected, and a selected index is < H * W < 2**31, which the
+    # wrap-around preserves (geometry bounds H * W for max pooling).
     corner = (top * g.W + left).astype(np.int32)[None, :, :, None]
     first = (np.maximum(top, 0) * g.W + np.maximum(left, 0)).astype(np.int32)
     argmax = np.broadcast_to(first[None, :, :, None], best.shape)
@@ -142,15 +147,19 @@ def max_pool2d_forward(x, pool_size, strides, padding):
     for i in range(g.kh):
         for j in range(g.kw):
             v = xp[_tap(g, i, j)]
-            np.greater(v, best, out=upd)       # strict: the first max wins ties; padding
-            best = np.where(upd, v, best)      # (-inf) and NaN never win. (np.where beats
-            argmax = np.where(upd, corner + np.int32(i * g.W + j), argmax)  # masked copyto)
+            # strict: the first max wins ties and padding (-inf) never wins; the first
+            # NaN does. (np.where beats a masked copyto.)
+            np.greater(v, best, out=upd)
+            upd |= np.isnan(v) & ~np.isnan(best)
+            best = np.where(upd, v, best)
+            tap = np.int64(i * g.W + j).astype(np.int32)
+            argmax = np.where(upd, corner + tap, argmax)
     return best, np.ascontiguousarray(argmax, dtype=np.int32)
 
 
 def max_pool2d_backward(gy, argmax, x_shape, pool_size, strides, padding):
     """Scatter each ``gy`` element to its argmax (overlapping windows accumulate)."""
-    g = geometry(x_shape, pool_size, strides, padding)
+    g = geometry(x_shape, pool_size, strides, padding, op="max_pool2d")
     plane = g.H * g.W
     flat = ((np.arange(g.N, dtype=np.int64)[:, None, None, None] * plane + argmax) * g.C
             + np.arange(g.C, dtype=np.int64))
@@ -165,7 +174,7 @@ def max_pool2d_backward(gy, argmax, x_shape, pool_size, strides, padding):
 
 def avg_pool2d_forward(x, pool_size, strides, padding):
     """Mean over each window's in-bounds elements (padding is not counted, as in Keras)."""
-    g = geometry(x.shape, pool_size, strides, padding)
+    g = geometry(x.shape, pool_size, strides, padding, op="avg_pool2d")
     xp = _pad(x, g)
     acc = np.zeros((g.N, g.OH, g.OW, g.C), dtype=x.dtype)
     for i in range(g.kh):
@@ -179,7 +188,7 @@ def avg_pool2d_forward(x, pool_size, strides, padding):
 
 def avg_pool2d_backward(gy, x_shape, pool_size, strides, padding):
     """Each window's gradient spread evenly over its in-bounds elements."""
-    g = geometry(x_shape, pool_size, strides, padding)
+    g = geometry(x_shape, pool_size, strides, padding, op="avg_pool2d")
     cnt = np.outer(_valid_counts(g.H, g.OH, g.kh, g.sh, g.pt),
                    _valid_counts(g.W, g.OW, g.kw, g.sw, g.pl)).astype(gy.dtype)
     gs = gy / cnt[:, :, None]

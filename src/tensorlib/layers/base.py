@@ -30,17 +30,23 @@ class Layer:
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to "
                             f"{type(self).__name__}: {kwargs}")
-        self.name = name or unique_name(snake_case(type(self).__name__))
-        self.trainable = trainable
-        self.dtype = np.dtype(dtype or "float32")
+        cls = type(self).__name__
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{cls}: name must be a string. Received: name={name!r}")
+        self.name = name or unique_name(snake_case(cls))
+        self.trainable = bool(trainable)
+        self.dtype = float_dtype(cls, dtype)
         self.built = False
         self._weights = []          # list of (tensor, trainable)
         self.output_shape = None
         if input_dim is not None and input_shape is None:
-            input_shape = (input_dim,)
+            input_shape = (standard_dim(cls, "input_dim", input_dim, input_dim),)
+        if batch_size is not None:
+            batch_size = standard_dim(cls, "batch_size", batch_size, batch_size)
         self.batch_input_shape = None
         if input_shape is not None:
-            self.batch_input_shape = (batch_size,) + tuple(int(d) for d in input_shape)
+            self.batch_input_shape = (batch_size,) + standardize_shape(cls, "input_shape",
+                                                                       input_shape)
 
     # ------------------------------------------------------------ weights
     def add_weight(self, shape, initializer="zeros", trainable=True, name=None):
@@ -70,16 +76,13 @@ class Layer:
         return [w.data.copy() for w in self._weights]
 
     def set_weights(self, weights):
-        weights = list(weights)
-        if len(weights) != len(self._weights):
-            raise ValueError(f"Layer {self.name!r} expects {len(self._weights)} weights, but "
-                             f"the weight list has {len(weights)} elements. Received: "
-                             f"{[np.shape(w) for w in weights]}")
-        for var, value in zip(self._weights, weights):
-            if np.shape(value) != var.shape:
-                raise ValueError(f"Layer {self.name!r} weight {var.name!r} has shape "
-                                 f"{var.shape}. Received: shape {np.shape(value)}")
-        for var, value in zip(self._weights, weights):
+        """Assign a list of arrays, one per weight, after checking all of them: count,
+        exact shape, a real numeric dtype (bool/int/float; not complex, datetime, string
+        or object) and no NaN or infinity once cast to the weight's dtype. On any error
+        (ValueError naming the weight; for non-finite values, how many) nothing changes."""
+        from .._weights import checked_weight_values
+        values = checked_weight_values(f"Layer {self.name!r}", self._weights, weights)
+        for var, value in zip(self._weights, values):
             var.data[...] = value
 
     # ------------------------------------------------------------ the contract
@@ -102,11 +105,29 @@ class Layer:
         raise NotImplementedError
 
     def __call__(self, x, training=False):
-        if not isinstance(x, Tensor):
-            x = Tensor(np.asarray(x, dtype=self.dtype))
+        x = self._input_tensor(x)
         if not self.built:
             self.build_for((None,) + x.shape[1:])
         return self.call(x, training=training)
+
+    def _input_tensor(self, x):
+        """``x`` as a Tensor of the layer's dtype (float inputs are cast, as Keras does),
+        with a batch axis."""
+        data = x.data if isinstance(x, Tensor) else x
+        try:
+            arr = np.asarray(data)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"Layer {self.name!r}: inputs must be numeric arrays ({e}). "
+                             f"Received: {type(x).__name__}") from None
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"Layer {self.name!r}: inputs must be real numbers. Received: "
+                             f"dtype={arr.dtype}")
+        if arr.ndim == 0:
+            raise ValueError(f"Layer {self.name!r}: inputs need a batch axis. Received: "
+                             f"a 0-d input")
+        if isinstance(x, Tensor):
+            return x if x.dtype == self.dtype else x.astype(self.dtype)
+        return Tensor(arr.astype(self.dtype, copy=False))
 
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
@@ -122,6 +143,43 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
+MAX_DIM = 2**31 - 1      # the largest size, stride, dilation or pool size a layer accepts
+
+
+def float_dtype(where, dtype):
+    """A layer's compute dtype: a floating-point NumPy dtype (float32 when ``None``)."""
+    try:
+        dt = np.dtype(dtype or "float32")
+    except TypeError:
+        raise TypeError(f"{where}: not a data type. Received: dtype={dtype!r}") from None
+    if dt.kind != "f":
+        raise ValueError(f"{where}: the layer dtype must be a floating-point type. "
+                         f"Received: dtype={dtype!r}")
+    return dt
+
+
+def standard_dim(where, name, value, whole, allow_none=False):
+    """One entry of a shape: an int in [0, MAX_DIM] (``None`` when ``allow_none``)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{where}: cannot convert {whole!r} to a shape: {value!r} is not an "
+                         f"integer. Received: {name}={whole!r}")
+    if not 0 <= value <= MAX_DIM:
+        raise ValueError(f"{where}: cannot convert {whole!r} to a shape: dimensions must lie "
+                         f"in [0, {MAX_DIM}]. Received: {name}={whole!r}")
+    return int(value)
+
+
+def standardize_shape(where, name, shape):
+    """Keras's ``standardize_shape``: a tuple of non-negative ints or ``None`` (unknown)."""
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise ValueError(f"{where}: cannot convert {shape!r} to a shape; expected a tuple "
+                         f"of integers. Received: {name}={shape!r}")
+    shape = tuple(shape)
+    return tuple(standard_dim(where, name, d, shape, allow_none=True) for d in shape)
+
+
 def check_rank(layer, input_shape, ndim, what):
     if len(input_shape) != ndim:
         raise ValueError(f"Input 0 of layer {layer.name!r} is incompatible with the layer: "
@@ -131,14 +189,20 @@ def check_rank(layer, input_shape, ndim, what):
 
 def conv_tuple(value, n, name):
     """Keras's normalisation of an int-or-tuple argument."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (int(value),) * n
-    try:
-        value = tuple(int(v) for v in value)
-    except (TypeError, ValueError):
+    def is_int(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+    given = value
+    if is_int(value):
+        value = (value,) * n
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
         raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. "
-                         f"Received: {name}={value!r}") from None
-    if len(value) != n or min(value) < 1:
-        raise ValueError(f"The `{name}` argument must be a tuple of {n} positive integers. "
-                         f"Received: {name}={value!r}")
-    return value
+                         f"Received: {name}={given!r}")
+    value = tuple(value)
+    if len(value) != n or not all(is_int(v) for v in value):
+        raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. "
+                         f"Received: {name}={given!r}")
+    if not all(1 <= v <= MAX_DIM for v in value):
+        raise ValueError(f"The `{name}` argument must be a tuple of {n} integers in "
+                         f"[1, {MAX_DIM}]. Received: {name}={given!r}")
+    return tuple(int(v) for v in value)

@@ -4,7 +4,7 @@ import numpy as np
 from .. import activations
 from ..backend._shapes import conv_output_shape, normalize_padding, pool_output_shape
 from ..functional import avg_pool2d, conv2d, max_pool2d
-from .base import Layer, check_rank, conv_tuple
+from .base import MAX_DIM, Layer, check_rank, conv_tuple
 from .core import Activated, _init_name
 
 
@@ -14,9 +14,9 @@ class Conv2D(Activated):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
         if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) \
-                or filters < 1:
+                or not 1 <= filters <= MAX_DIM:
             raise ValueError("Invalid value for argument `filters`. Expected a strictly "
-                             f"positive value. Received filters={filters!r}")
+                             f"positive value up to {MAX_DIM}. Received filters={filters!r}")
         if data_format not in (None, "channels_last"):
             raise ValueError("tensorlib supports data_format='channels_last' only. "
                              f"Received: data_format={data_format!r}")
@@ -100,18 +100,27 @@ class AveragePooling2D(_Pooling2D):
 
 
 class GlobalAveragePooling2D(Layer):
+    """Mean over the spatial axes; ``data_format`` says where they are (as in Keras)."""
+
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
-        self.keepdims = keepdims
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError("The `data_format` argument must be one of 'channels_first', "
+                             f"'channels_last'. Received: data_format={data_format!r}")
+        self.data_format = data_format or "channels_last"
+        self.keepdims = bool(keepdims)
+        self._axes = (1, 2) if self.data_format == "channels_last" else (2, 3)
 
     def compute_output_shape(self, input_shape):
-        check_rank(self, input_shape, 4, "batch, height, width, channels")
+        check_rank(self, input_shape, 4, "batch, height, width, channels" if
+                   self.data_format == "channels_last" else "batch, channels, height, width")
         if self.keepdims:
-            return (input_shape[0], 1, 1, input_shape[3])
-        return (input_shape[0], input_shape[3])
+            return tuple(1 if i in self._axes else d for i, d in enumerate(input_shape))
+        return tuple(d for i, d in enumerate(input_shape) if i not in self._axes)
 
     def call(self, x, training=False):
-        return x.mean(axis=(1, 2), keepdims=self.keepdims)
+        return x.mean(axis=self._axes, keepdims=self.keepdims)
 
     def get_config(self):
-        return {**super().get_config(), "keepdims": self.keepdims}
+        return {**super().get_config(), "data_format": self.data_format,
+                "keepdims": self.keepdims}

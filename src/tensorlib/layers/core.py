@@ -7,7 +7,7 @@ from .. import activations
 from ..functional import linear
 from ..random import get_generator
 from ..tensor import Tensor
-from .base import Layer
+from .base import MAX_DIM, Layer
 
 
 class InputLayer(Layer):
@@ -49,14 +49,19 @@ class Dense(Activated):
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
+        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) \
+                or not 1 <= units <= MAX_DIM:
             raise ValueError("Received an invalid value for `units`, expected a positive "
-                             f"integer. Received: units={units!r}")
+                             f"integer up to {MAX_DIM}. Received: units={units!r}")
         self.units, self.use_bias = int(units), use_bias
         self._set_activation(activation)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
 
     def build(self, input_shape):
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: "
+                             f"expected min_ndim=2 with a known last axis. Full shape "
+                             f"received: {tuple(input_shape)}")
         self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
                                       name="kernel")
         self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias") \
@@ -118,12 +123,22 @@ class Flatten(Layer):
 class Reshape(Layer):
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
-        self.target_shape = tuple(int(d) for d in target_shape)
+        if isinstance(target_shape, (str, bytes)) or not hasattr(target_shape, "__iter__"):
+            raise ValueError("Reshape: `target_shape` must be a tuple of integers. "
+                             f"Received: target_shape={target_shape!r}")
+        self.target_shape = tuple(target_shape)
+        if not all(isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_))
+                   and (d == -1 or 1 <= d <= MAX_DIM) for d in self.target_shape):
+            raise ValueError("Reshape: `target_shape` entries must be positive integers or "
+                             f"one -1. Received: target_shape={target_shape!r}")
+        self.target_shape = tuple(int(d) for d in self.target_shape)
         if sum(d == -1 for d in self.target_shape) > 1:
             raise ValueError("There can only be one -1 in `target_shape`. "
                              f"Received: target_shape={target_shape}")
 
     def compute_output_shape(self, input_shape):
+        if None in input_shape[1:]:
+            return (input_shape[0],) + self.target_shape
         size = math.prod(input_shape[1:])
         known = math.prod(d for d in self.target_shape if d != -1)
         shape = tuple(size // known if d == -1 else d for d in self.target_shape)
@@ -143,9 +158,24 @@ class Reshape(Layer):
 class Dropout(Layer):
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, (int, float, np.integer,
+                                                                    np.floating)) \
+                or not 0 <= rate < 1:
             raise ValueError("Invalid value received for argument `rate`. Expected a float "
                              f"value between 0 and 1. Received: rate={rate!r}")
+        if noise_shape is not None:
+            ok = not isinstance(noise_shape, (str, bytes)) and hasattr(noise_shape, "__iter__")
+            noise_shape = tuple(noise_shape) if ok else noise_shape
+            if not ok or not all(d is None or (isinstance(d, (int, np.integer)) and not
+                                               isinstance(d, (bool, np.bool_)) and d >= 1)
+                                 for d in noise_shape):
+                raise ValueError("Dropout: `noise_shape` must be a tuple of positive integers "
+                                 f"or None entries. Received: noise_shape={noise_shape!r}")
+            noise_shape = tuple(None if d is None else int(d) for d in noise_shape)
+        if seed is not None and (isinstance(seed, (bool, np.bool_))
+                                 or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError("Dropout: `seed` must be a non-negative integer or None. "
+                             f"Received: seed={seed!r}")
         self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
         from ..random import Generator
         self._gen = Generator(seed) if seed is not None else None
@@ -153,10 +183,21 @@ class Dropout(Layer):
     def call(self, x, training=False):
         if not training or self.rate == 0:
             return x
-        shape = x.shape if self.noise_shape is None else tuple(
-            x.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
+        shape = x.shape if self.noise_shape is None else self._noise_shape_for(x.shape)
         keep = get_generator(self._gen).uniform(shape, x.dtype) >= self.rate
         return x * Tensor((keep / (1 - self.rate)).astype(x.dtype))
 
+    def _noise_shape_for(self, x_shape):
+        """``noise_shape`` with ``None`` filled from ``x_shape``; it must broadcast to it."""
+        ns = self.noise_shape
+        shape = tuple(x_shape[i] if d is None else d for i, d in enumerate(ns)) \
+            if len(ns) == len(x_shape) else None
+        if shape is None or any(d not in (1, n) for d, n in zip(shape, x_shape)):
+            raise ValueError(f"Layer {self.name!r}: `noise_shape` must have the input's rank "
+                             f"and each entry must be 1, None or the input's size. Received: "
+                             f"noise_shape={ns}, input shape {tuple(x_shape)}")
+        return shape
+
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed,
+                "noise_shape": None if self.noise_shape is None else list(self.noise_shape)}

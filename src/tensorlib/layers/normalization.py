@@ -12,16 +12,32 @@ class BatchNormalization(Layer):
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(axis, int):
+        if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
             raise ValueError(f"BatchNormalization supports a single int axis. Received: "
                              f"axis={axis!r}")
-        self.axis, self.momentum, self.epsilon = axis, float(momentum), float(epsilon)
+        for name, value, lo, hi in (("momentum", momentum, 0.0, 1.0),
+                                    ("epsilon", epsilon, 0.0, np.inf)):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(
+                    value, (int, float, np.integer, np.floating)) or not lo <= value <= hi:
+                raise ValueError(f"BatchNormalization: `{name}` must be a number in "
+                                 f"[{lo}, {hi}]. Received: {name}={value!r}")
+        if not epsilon > 0:
+            raise ValueError("BatchNormalization: `epsilon` must be positive. Received: "
+                             f"epsilon={epsilon!r}")
+        self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
         self.center, self.scale = center, scale
         self.inits = (gamma_initializer, beta_initializer, moving_mean_initializer,
                       moving_variance_initializer)
 
     def build(self, input_shape):
-        self._axis = self.axis % len(input_shape)
+        rank = len(input_shape)
+        if not -rank <= self.axis < rank or rank < 2:
+            raise ValueError(f"Layer {self.name!r}: invalid axis for an input of rank {rank}."
+                             f" Expected -{rank} <= axis < {rank}. Received: axis={self.axis}")
+        self._axis = self.axis % rank
+        if self._axis == 0:
+            raise ValueError(f"Layer {self.name!r}: cannot normalise over the batch axis. "
+                             f"Received: axis={self.axis}")
         dim = input_shape[self._axis]
         g, b, mm, mv = self.inits
         self.gamma = self.add_weight((dim,), g, name="gamma") if self.scale else None

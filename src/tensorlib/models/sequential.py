@@ -1,6 +1,4 @@
 """``Sequential``: a plain stack of layers, built as soon as its input shape is known."""
-import numpy as np
-
 from ..layers.base import Layer, unique_name
 from ..layers.core import InputLayer
 from .summary import summary_lines
@@ -9,6 +7,11 @@ from .training import Model
 
 class Sequential(Model):
     def __init__(self, layers=None, name=None, trainable=True):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Sequential: name must be a string. Received: name={name!r}")
+        if layers is not None and not isinstance(layers, (list, tuple)):
+            raise TypeError("Sequential: layers must be a list of layers. Received: "
+                            f"layers={layers!r}")
         super().__init__(name=name or unique_name("sequential"))
         self._layers = []
         self.input_shape = None
@@ -34,11 +37,17 @@ class Sequential(Model):
             raise ValueError(f"All layers added to a Sequential model should have unique "
                              f"names. Name {layer.name!r} is already the name of a layer in "
                              "this model. Update the `name` argument to pass a unique name.")
-        if not self._layers and self.input_shape is None and layer.batch_input_shape:
+        input_shape = self.input_shape
+        if not self._layers and input_shape is None and layer.batch_input_shape:
             self.input_shape = layer.batch_input_shape
         self._layers.append(layer)
         if self.input_shape is not None:
-            self.build(self.input_shape)
+            try:
+                self.build(self.input_shape)
+            except BaseException:       # an incompatible layer leaves the model as it was
+                self._layers.pop()
+                self.input_shape = input_shape
+                raise
 
     def pop(self):
         if not self._layers:
@@ -102,8 +111,3 @@ class Sequential(Model):
                                  f"{entry['class_name']!r}")
             model.add(layer_cls.from_config(dict(entry["config"])))
         return model
-
-    def _check_input_array(self, x):
-        x = np.asarray(x)
-        self.ensure_built(x.shape)
-        return x

@@ -47,25 +47,28 @@ class Model:
         return [w.data.copy() for w in self.weights]
 
     def set_weights(self, weights):
-        weights, own = list(weights), self.weights
-        if len(weights) != len(own):
-            raise ValueError(f"Model {self.name!r} has {len(own)} weights, but the weight "
-                             f"list has {len(weights)}. Received: "
-                             f"{[np.shape(w) for w in weights]}")
-        for var, value in zip(own, weights):
-            if np.shape(value) != var.shape:
-                raise ValueError(f"Weight {var.name!r} has shape {var.shape}. Received: "
-                                 f"shape {np.shape(value)}")
-        for var, value in zip(own, weights):
+        """Assign a list of arrays, one per weight, after checking all of them: count,
+        exact shape, a real numeric dtype (bool/int/float; not complex, datetime, string
+        or object) and no NaN or infinity once cast to the weight's dtype. On any error
+        (ValueError naming the weight; for non-finite values, how many) nothing changes."""
+        from .._weights import checked_weight_values
+        own = self.weights
+        values = checked_weight_values(f"Model {self.name!r}", own, weights)
+        for var, value in zip(own, values):
             var.data[...] = value
 
     # ------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
-        self.optimizer = optimizers_mod.get(optimizer)
+        if optimizer is None:
+            raise ValueError("Could not interpret optimizer identifier: None. Received: "
+                             "optimizer=None")
+        optimizer = optimizers_mod.get(optimizer)
         if loss is None:
             raise ValueError("compile() needs a loss. Received: loss=None")
-        self.loss = losses_mod.get(loss)
-        self._metric_ids = list(metrics or [])
+        loss_obj = losses_mod.get(loss)
+        metric_ids = _check_metric_ids(metrics)
+        self.optimizer, self.loss = optimizer, loss_obj
+        self._metric_ids = metric_ids
         self._metrics = None          # resolved on first use, once shapes are known
         self.compiled = True
         self.compile_config = {
@@ -87,20 +90,15 @@ class Model:
             raise ValueError("You must call `compile()` before using the model.")
 
     def _check_data(self, x, y=None):
-        x = np.asarray(x.data if isinstance(x, Tensor) else x)
-        if x.dtype.kind not in "fiub":
-            raise ValueError(f"Model inputs must be numeric. Received: dtype={x.dtype}")
-        x = x.astype(np.float32, copy=False)       # the layers compute in float32
+        if x is None:
+            raise ValueError("Model inputs `x` are missing. Received: x=None")
+        x = _numeric_array("x", x).astype(np.float32, copy=False)   # layers compute in f32
         if len(x) == 0:
             raise ValueError("Expected a positive number of samples. Received: x with shape "
                              f"{x.shape}")
-        if not np.isfinite(x).all():
-            raise ValueError("Model inputs contain NaN or infinite values. Received: "
-                             f"{int((~np.isfinite(x)).sum())} non-finite entries in x of "
-                             f"shape {x.shape}")
         self.ensure_built(x.shape)
         if y is not None:
-            y = np.asarray(y.data if isinstance(y, Tensor) else y)
+            y = _numeric_array("y", y)
             if len(x) != len(y):
                 raise ValueError("Data cardinality is ambiguous. Make sure all arrays contain "
                                  f"the same number of samples. Received: 'x' sizes: {len(x)}, "
@@ -191,16 +189,22 @@ class Model:
         self._check_compiled()
         batch_size = _check_batch_size(batch_size)
         verbose = _check_verbose(verbose)
+        epochs = _check_int("epochs", epochs, 0)
+        initial_epoch = _check_int("initial_epoch", initial_epoch, 0)
         if y is None:
             raise ValueError("fit() needs targets `y`. Received: y=None")
+        if isinstance(validation_split, (bool, np.bool_)) or not isinstance(
+                validation_split, (int, float, np.integer, np.floating)) \
+                or not 0 <= validation_split < 1:
+            raise ValueError("validation_split must be a number in [0, 1). Received: "
+                             f"validation_split={validation_split!r}")
         x, y = self._check_data(x, y)
-        if not 0 <= validation_split < 1:
-            raise ValueError("validation_split must be in [0, 1). Received: "
-                             f"validation_split={validation_split}")
         if validation_data is not None:
-            if len(validation_data) != 2:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (x_val, y_val). Received: "
-                                 f"a sequence of length {len(validation_data)}")
+                                 f"validation_data of type {type(validation_data).__name__}"
+                                 + (f" and length {len(validation_data)}"
+                                    if isinstance(validation_data, (tuple, list)) else ""))
             val = self._check_data(*validation_data)
         elif validation_split:
             split = int(len(x) * (1 - validation_split))   # Keras: the last samples
@@ -215,7 +219,7 @@ class Model:
             raise TypeError(f"fit() got unexpected keyword arguments: {sorted(kwargs)}")
         steps = math.ceil(len(x) / batch_size)
         history = callbacks_mod.History()
-        cbs = callbacks_mod.CallbackList(list(callbacks or []) + [history], model=self,
+        cbs = callbacks_mod.CallbackList(_callback_list(callbacks) + [history], model=self,
                                          params={"epochs": epochs, "steps": steps,
                                                  "verbose": verbose})
         self.stop_training = False
@@ -256,6 +260,8 @@ class Model:
         self._check_compiled()
         batch_size = _check_batch_size(batch_size)
         verbose = _check_verbose(verbose)
+        if y is None:
+            raise ValueError("evaluate() needs targets `y`. Received: y=None")
         x, y = self._check_data(x, y)
         steps = math.ceil(len(x) / batch_size)
         bar = Progbar(steps, verbose=verbose)
@@ -277,18 +283,31 @@ class Model:
         return np.concatenate(out) if out else np.zeros((0,) + self.output_shape[1:], x.dtype)
 
     def __call__(self, x, training=False):
-        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, np.float32))
+        if not isinstance(x, Tensor):
+            try:
+                x = np.asarray(x)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"Model inputs must be numeric arrays ({e}). Received: "
+                                 f"{type(x).__name__}") from None
+            if x.dtype.kind not in "biuf" or x.ndim == 0:
+                raise ValueError("Model inputs must be real numbers with a batch axis. "
+                                 f"Received: dtype={x.dtype}, shape {x.shape}")
+            x = Tensor(x.astype(np.float32, copy=False))
         self.ensure_built(x.shape)
         return self.call(x, training=training)
 
-    def train_on_batch(self, x, y, return_dict=False):
+    def train_on_batch(self, x, y=None, return_dict=False):
         self._check_compiled()
+        if y is None:
+            raise ValueError("train_on_batch() needs targets `y`. Received: y=None")
         x, y = self._check_data(x, y)
         logs = self._run_epoch(x, y, max(len(x), 1), self._train_batch)
         return logs if return_dict else _as_list(logs, self._metrics)
 
-    def test_on_batch(self, x, y, return_dict=False):
+    def test_on_batch(self, x, y=None, return_dict=False):
         self._check_compiled()
+        if y is None:
+            raise ValueError("test_on_batch() needs targets `y`. Received: y=None")
         x, y = self._check_data(x, y)
         logs = self._run_epoch(x, y, max(len(x), 1), self._test_batch)
         return logs if return_dict else _as_list(logs, self._metrics)
@@ -317,6 +336,65 @@ def _loss_config(loss):
 def _as_list(logs, metrics):
     values = [logs["loss"]] + [logs[m.name] for m in metrics]
     return values[0] if len(values) == 1 else values
+
+
+def _numeric_array(name, value):
+    """``value`` as an ndarray of at least one dimension with finite numbers only."""
+    try:
+        a = np.asarray(value.data if isinstance(value, Tensor) else value)
+    except (TypeError, ValueError) as e:
+        what = "inputs" if name == "x" else "targets"
+        raise ValueError(f"Model {what} must be numeric arrays ({e}). Received: {name} of "
+                         f"type {type(value).__name__}") from None
+    if a.dtype.kind not in "fiub":
+        raise ValueError(f"Model {'inputs' if name == 'x' else 'targets'} must be numeric. "
+                         f"Received: {name} with dtype={a.dtype}")
+    if a.ndim == 0:
+        raise ValueError(f"`{name}` must have a batch axis (at least one dimension). "
+                         f"Received: {name} with shape {a.shape}")
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise ValueError(f"`{name}` contains NaN or infinite values. Received: "
+                         f"{int((~np.isfinite(a)).sum())} non-finite entries in {name} of "
+                         f"shape {a.shape}")
+    return a
+
+
+def _callback_list(callbacks):
+    """``callbacks`` as a list: None, one Callback, or a list/tuple of Callbacks."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, callbacks_mod.Callback):
+        return [callbacks]
+    if not isinstance(callbacks, (list, tuple)) or not all(
+            isinstance(c, callbacks_mod.Callback) for c in callbacks):
+        raise ValueError("callbacks must be a list of tensorlib.callbacks.Callback objects. "
+                         f"Received: callbacks={callbacks!r}")
+    return list(callbacks)
+
+
+def _check_metric_ids(metrics):
+    """The ``metrics`` argument of ``compile``: a list or tuple whose entries can be
+    resolved (names other than accuracy are resolved now, so a typo fails at compile)."""
+    if metrics is None:
+        return []
+    if not isinstance(metrics, (list, tuple)):
+        raise ValueError("Expected `metrics` argument to be a list or tuple. Received: "
+                         f"metrics={metrics!r}")
+    for m in metrics:
+        if m is None or not (isinstance(m, (str, dict, metrics_mod.Metric)) or callable(m)):
+            raise ValueError(f"Could not interpret metric identifier: {m!r}. Received: "
+                             f"metrics={list(metrics)!r}")
+        if isinstance(m, str) and m.lower() not in ("accuracy", "acc"):
+            metrics_mod.get(m)
+    return list(metrics)
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}. Received: "
+                         f"{name}={value!r}")
+    return int(value)
 
 
 def _check_batch_size(batch_size):
