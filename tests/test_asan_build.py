@@ -21,4 +21,4 @@ MODULES = [tensorlib._kernels.conv, tensorlib._kernels.elementwise, tensorlib._k
 def test_the_imported_kernels_are_instrumented(module):
     symbols = subprocess.run(["nm", "-D", module.__file__], capture_output=True, text=True,
                              check=True).stdout
-    assert "__asan_report" in symbols, module.__file__
+    assert "__asan_init" in symbols, module.__file__
