@@ -53,6 +53,9 @@ PREAMBLE = ("import numpy as np, tensorlib as tl; from numpy import nan, inf; "
 def _limit_resources():
     os.environ["TENSORLIB_NUM_THREADS"] = "2"
     os.environ.setdefault("OMP_NUM_THREADS", "2")
+    if "libasan" in os.environ.get("LD_PRELOAD", ""):
+        return     # ASan reserves terabytes of shadow memory: it caps allocations itself
+        # (CI sets ASAN_OPTIONS=allocator_may_return_null=1:max_allocation_size=...)
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = ADDRESS_SPACE if hard == resource.RLIM_INFINITY else min(ADDRESS_SPACE, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
