@@ -196,18 +196,23 @@ def child_torch(args, channels_last):
             return model(batch(x))
 
     if args.task == "fit":
-        epoch(args.warmup, np.arange(args.warmup * BATCH))
-        order = _epoch_order(len(xt), 0)
-        with Usage() as u:
-            epoch(-(-len(xt) // BATCH), order)
-        out = u.record()
-        out["accuracy"] = float((predict(xs_t).argmax(1).numpy() == ys).mean())
-        return out
-    return _time_inference(lambda x: predict(xs_t).numpy(), call_np(call, to_t), xs, ys)
+        return _timed_epoch(args, epoch, len(xt),
+                            lambda: (predict(xs_t).argmax(1).numpy() == ys).mean())
+    # predict times the test set already in torch layout (converted once, untimed)
+    return _time_inference(lambda _xs: predict(xs_t).numpy(), lambda x: call(to_t(x)),
+                           xs, ys)
 
 
-def call_np(call, to_t):
-    return lambda x: call(to_t(x))
+def _timed_epoch(args, epoch, n, accuracy):
+    """Run ``epoch(steps, order)`` for the warm-up steps, then time one shuffled epoch of
+    ``n`` samples; ``accuracy()`` (untimed) reads the test accuracy afterwards."""
+    epoch(args.warmup, np.arange(args.warmup * BATCH))
+    order = _epoch_order(n, 0)
+    with Usage() as u:
+        epoch(-(-n // BATCH), order)
+    out = u.record()
+    out["accuracy"] = float(accuracy())
+    return out
 
 
 def child_numpy(args):
@@ -225,13 +230,8 @@ def child_numpy(args):
         return total, correct
 
     if args.task == "fit":
-        epoch(args.warmup, np.arange(args.warmup * BATCH))
-        order = _epoch_order(len(xt), 0)
-        with Usage() as u:
-            epoch(-(-len(xt) // BATCH), order)
-        out = u.record()
-        out["accuracy"] = float((net.predict(xs).argmax(1) == ys).mean())
-        return out
+        return _timed_epoch(args, epoch, len(xt),
+                            lambda: (net.predict(xs).argmax(1) == ys).mean())
     return _time_inference(net.predict, net.forward, xs, ys)
 
 

@@ -9,14 +9,14 @@ from ._kernels import elementwise as _ew
 from ._threads import get_num_threads
 from .autograd import Function
 from .backend import get_backend
-from .backend._shapes import MAX_WINDOW, _ints, geometry, normalize_padding
+from .backend._shapes import MAX_WINDOW, geometry, int_tuple, normalize_padding
 from .tensor import Tensor, _as_tensor
 
 
 # ---------------------------------------------------------------- argument checks
 def _pair(op, name, value):
     """An int or a pair of ints, each in [1, MAX_WINDOW] (bools and floats are refused)."""
-    return _ints(op, name, value, 2, 1, MAX_WINDOW)
+    return int_tuple(op, name, value, 2, 1, MAX_WINDOW)
 
 
 def _float_tensor(op, name, t, ndim=None):

@@ -336,7 +336,7 @@ def _expand(g, shape, axes, keepdims):
 
 class Sum(Function):
     def forward(self, a, axis=None, keepdims=False):
-        self.shape, self.keepdims = a.shape, keepdims
+        self.shape = a.shape
         self.axes = normalize_axis("sum", axis, a.ndim)
         self.keepdims = keepdims = check_keepdims("sum", keepdims)
         return np.asarray(a.sum(axis=self.axes, keepdims=keepdims))
@@ -347,7 +347,7 @@ class Sum(Function):
 
 class Mean(Function):
     def forward(self, a, axis=None, keepdims=False):
-        self.shape, self.keepdims = a.shape, keepdims
+        self.shape = a.shape
         self.axes = normalize_axis("mean", axis, a.ndim)
         self.keepdims = keepdims = check_keepdims("mean", keepdims)
         self.count = int(np.prod([a.shape[i] for i in self.axes]))
@@ -359,7 +359,7 @@ class Mean(Function):
 
 class Max(Function):
     def forward(self, a, axis=None, keepdims=False):
-        self.a, self.keepdims = a, keepdims
+        self.a = a
         self.axes = normalize_axis("max", axis, a.ndim)
         self.keepdims = keepdims = check_keepdims("max", keepdims)
         if a.size == 0:

@@ -82,7 +82,7 @@ def _int(value):
         return None
 
 
-def _ints(op, name, value, n, lo, hi):
+def int_tuple(op, name, value, n, lo, hi):
     """``value`` (an int or a sequence of ``n`` ints) as a tuple of ``n`` ints in
     ``[lo, hi]``."""
     if type(value) is tuple and len(value) == n:      # fast path: a tuple of plain ints
@@ -115,12 +115,12 @@ def geometry(x_shape, kernel_hw, strides, padding, dilation=(1, 1), *, op="conv2
     conv2d, ``out_channels`` is the kernel's last axis (default: the input's channels).
     Raises ``ValueError`` when an argument or a size is out of range (module docstring)."""
     wname, sname, dname = _ARG_NAMES.get(op, _POOL_NAMES)
-    shape = _ints(op, "input shape", x_shape, 4, 0, MAX_ELEMENTS)
+    shape = int_tuple(op, "input shape", x_shape, 4, 0, MAX_ELEMENTS)
     out_c = shape[3] if out_channels is None else \
-        _ints(op, "out_channels", out_channels, 1, 0, MAX_ELEMENTS)[0]
-    return _geometry(shape, _ints(op, wname, kernel_hw, 2, 1, MAX_WINDOW),
-                     _ints(op, sname, strides, 2, 1, MAX_WINDOW), normalize_padding(padding),
-                     _ints(op, dname, dilation, 2, 1, MAX_WINDOW), op, out_c)
+        int_tuple(op, "out_channels", out_channels, 1, 0, MAX_ELEMENTS)[0]
+    return _geometry(shape, int_tuple(op, wname, kernel_hw, 2, 1, MAX_WINDOW),
+                     int_tuple(op, sname, strides, 2, 1, MAX_WINDOW), normalize_padding(padding),
+                     int_tuple(op, dname, dilation, 2, 1, MAX_WINDOW), op, out_c)
 
 
 @functools.lru_cache(maxsize=256)

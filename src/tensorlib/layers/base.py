@@ -7,6 +7,7 @@ import re
 import numpy as np
 
 from .. import initializers
+from ..backend._shapes import MAX_WINDOW, int_tuple
 from ..tensor import Tensor
 
 _name_counts = {}
@@ -143,7 +144,7 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
-MAX_DIM = 2**31 - 1      # the largest size, stride, dilation or pool size a layer accepts
+MAX_DIM = MAX_WINDOW     # the largest size, stride, dilation or pool size a layer accepts
 
 
 def float_dtype(where, dtype):
@@ -187,22 +188,7 @@ def check_rank(layer, input_shape, ndim, what):
                          f"Full shape received: {tuple(input_shape)}")
 
 
-def conv_tuple(value, n, name):
-    """Keras's normalisation of an int-or-tuple argument."""
-    def is_int(v):
-        return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-    given = value
-    if is_int(value):
-        value = (value,) * n
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. "
-                         f"Received: {name}={given!r}")
-    value = tuple(value)
-    if len(value) != n or not all(is_int(v) for v in value):
-        raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. "
-                         f"Received: {name}={given!r}")
-    if not all(1 <= v <= MAX_DIM for v in value):
-        raise ValueError(f"The `{name}` argument must be a tuple of {n} integers in "
-                         f"[1, {MAX_DIM}]. Received: {name}={given!r}")
-    return tuple(int(v) for v in value)
+def conv_tuple(value, n, name, layer="Layer"):
+    """Keras's normalisation of an int-or-tuple argument of ``layer`` (its class name), by
+    the same rule the kernels' geometry applies: ints in [1, MAX_DIM]."""
+    return int_tuple(layer, name, value, n, 1, MAX_DIM)

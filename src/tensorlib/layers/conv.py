@@ -21,9 +21,9 @@ class Conv2D(Activated):
             raise ValueError("tensorlib supports data_format='channels_last' only. "
                              f"Received: data_format={data_format!r}")
         self.filters = int(filters)
-        self.kernel_size = conv_tuple(kernel_size, 2, "kernel_size")
-        self.strides = conv_tuple(strides, 2, "strides")
-        self.dilation_rate = conv_tuple(dilation_rate, 2, "dilation_rate")
+        self.kernel_size = conv_tuple(kernel_size, 2, "kernel_size", "Conv2D")
+        self.strides = conv_tuple(strides, 2, "strides", "Conv2D")
+        self.dilation_rate = conv_tuple(dilation_rate, 2, "dilation_rate", "Conv2D")
         self.padding = normalize_padding(padding)
         self.use_bias = use_bias
         self._set_activation(activation)
@@ -70,8 +70,10 @@ class _Pooling2D(Layer):
         if data_format not in (None, "channels_last"):
             raise ValueError("tensorlib supports data_format='channels_last' only. "
                              f"Received: data_format={data_format!r}")
-        self.pool_size = conv_tuple(pool_size, 2, "pool_size")
-        self.strides = self.pool_size if strides is None else conv_tuple(strides, 2, "strides")
+        cls = type(self).__name__
+        self.pool_size = conv_tuple(pool_size, 2, "pool_size", cls)
+        self.strides = self.pool_size if strides is None else \
+            conv_tuple(strides, 2, "strides", cls)
         self.padding = normalize_padding(padding)
 
     def compute_output_shape(self, input_shape):
