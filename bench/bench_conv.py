@@ -16,7 +16,6 @@ gradients only; conv2/conv3 also the input gradient; ReLU's own backward is excl
 """
 import argparse
 import datetime
-import importlib.util
 import json
 import os
 import platform
@@ -148,8 +147,10 @@ def _versions():
         parts.append(f"torch {md.version('torch')}")
     except md.PackageNotFoundError:
         parts.append("torch not installed")
+    tile = conv.tile_info()
     parts.append(f"gemm kernel {gemm.simd_info()['kernel']}, conv tiles "
-                 f"{'avx2' if conv.set_simd(None) else 'portable C'}")
+                 f"{('portable C', 'avx2', 'avx512')[tile['level']]} "
+                 f"{tile['pixels']}x{tile['channels']}")
     return ", ".join(parts)
 
 
@@ -172,6 +173,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3,
                     help="child processes per implementation and thread count")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--peer-python", default=sys.executable,
+                    help="interpreter with torch installed (PyTorch runs in its own process)")
     ap.add_argument("--_child", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--_who", default="native", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -185,7 +188,8 @@ def main():
     print(f"# env:     {' '.join(f'{k}={v}' for k, v in MALLOC_ENV.items())} (see MALLOC_ENV)")
     print(f"# times:   ms, median over {a.rounds} rounds (one process each) of the median of "
           f"the round's runs; fwd+bwd = sum; x = speed-up of native")
-    has_torch = not a.no_torch and importlib.util.find_spec("torch") is not None
+    has_torch = not a.no_torch and subprocess.run(
+        [a.peer_python, "-c", "import torch"], capture_output=True).returncode == 0
     who_list = ["native", "numpy"] + (["torch"] if has_torch else [])
     counts = [int(t) for t in a.threads.split(",")]
     runs = {(nt, who): [] for nt in counts for who in who_list}
@@ -194,7 +198,8 @@ def main():
             env = dict(os.environ, TENSORLIB_NUM_THREADS=str(nt), OMP_NUM_THREADS=str(nt),
                        OPENBLAS_NUM_THREADS=str(nt), MKL_NUM_THREADS=str(nt), **MALLOC_ENV)
             for who in who_list:
-                cmd = [sys.executable, __file__, "--_child", str(nt), "--_who", who,
+                py = a.peer_python if who == "torch" else sys.executable
+                cmd = [py, __file__, "--_child", str(nt), "--_who", who,
                        "--batch", str(a.batch), "--budget", str(a.budget)]
                 out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
                 runs[nt, who].append(json.loads(out.stdout.strip().splitlines()[-1]))

@@ -8,12 +8,15 @@ non-contiguous inputs. Backward passes are also checked by the adjoint identity.
 """
 import os
 import platform
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import tensorlib._threads as th
 from tensorlib._kernels import conv as kconv
+from tensorlib._kernels import gemm as kgemm
 from tensorlib.backend import native, numpy_ref
 
 
@@ -50,6 +53,7 @@ CONV_CASES = [
     (2, 3, 17, 17, 33, 3, 3, (1, 3), "same", (1, 2)),
     (2, 13, 13, 32, 64, 3, 3, (1, 1), "valid", (1, 1)),
     (5, 5, 5, 64, 16, 3, 3, (1, 1), "valid", (1, 1)),
+    (2, 6, 6, 40, 31, 3, 3, (1, 1), "same", (1, 1)),        # partial 32-lane blocks
     (1, 2, 2, 1, 3, 3, 3, (1, 1), "valid", (1, 1)),          # empty output
 ]
 POOL_CASES = [
@@ -147,28 +151,50 @@ def nthreads(request):
     th.set_num_threads(None)
 
 
-@pytest.fixture(params=[True, False], ids=["avx2", "portable"])
+HAS_AVX512 = HAS_AVX2 and "avx512f" in FLAGS
+LEVELS = {"ref": 0, "avx2": 1, "avx512": 2}
+
+
+@pytest.fixture(params=["avx512", "avx2", "ref"])
 def simd(request):
-    """The AVX2 or the portable micro-kernels. Skipped only on a CPU that lacks AVX2+FMA
-    according to /proc/cpuinfo: where it has them, not getting them is a failure."""
-    if request.param and FLAGS is not None and not HAS_AVX2:
-        pytest.skip("CPU without AVX2+FMA (/proc/cpuinfo)")
-    on = kconv.set_simd(request.param)
+    """The direct conv kernels at each SIMD level, forced through the one dispatcher that
+    every kernel module shares (gemm._set_simd_level). Skipped only on a CPU that lacks the
+    level according to /proc/cpuinfo: where it has it, not getting it is a failure."""
+    level = request.param
+    has = {"ref": True, "avx2": HAS_AVX2, "avx512": HAS_AVX512}[level]
+    if FLAGS is not None and not has:
+        pytest.skip(f"CPU without {level} (/proc/cpuinfo)")
+    kgemm._set_simd_level(level)
     try:
-        if request.param and FLAGS is None and not on:
-            pytest.skip("no /proc/cpuinfo, and the library finds no AVX2+FMA")
-        assert on == request.param, "the CPU has AVX2+FMA but the AVX2 kernels are off"
-        yield on
+        info = kconv.tile_info()
+        if FLAGS is None and info["level"] != LEVELS[level]:
+            pytest.skip(f"no /proc/cpuinfo, and the library finds no {level}")
+        assert info["level"] == LEVELS[level], f"the CPU has {level} but the conv tiles do not"
+        assert info["channels"] == (32 if level == "avx512" else 16)
+        yield level
     finally:
-        kconv.set_simd(None)
+        kgemm._set_simd_level(None)
 
 
-def test_avx2_conv_kernels_are_the_default_where_the_cpu_has_them():
+def test_best_conv_kernels_are_the_default_where_the_cpu_has_them():
     if FLAGS is None:
         pytest.skip("no /proc/cpuinfo to compare the library's CPU detection with")
-    if os.environ.get("TENSORLIB_SIMD", "").strip()[:1] in ("r", "R"):
-        pytest.skip("TENSORLIB_SIMD asks for the portable kernels")
-    assert kconv.set_simd(None) == HAS_AVX2
+    if os.environ.get("TENSORLIB_SIMD", "").strip():
+        pytest.skip("TENSORLIB_SIMD asks for a given level")
+    assert kconv.tile_info()["level"] == (2 if HAS_AVX512 else 1 if HAS_AVX2 else 0)
+
+
+def test_one_simd_dispatcher_for_gemm_and_conv():
+    """TENSORLIB_SIMD=generic lowers the GEMM and the conv tiles alike (a subprocess, as
+    the variable is read once per process)."""
+    code = ("from tensorlib._kernels import conv, gemm; "
+            "print(gemm.simd_info()['kernel'], conv.tile_info()['level'])")
+    for name, want in (("generic", "ref 0"), ("ref", "ref 0"), ("avx2", "avx2 1")):
+        if name == "avx2" and not HAS_AVX2:
+            continue
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=dict(os.environ, TENSORLIB_SIMD=name), check=True)
+        assert out.stdout.split() == want.split(), (name, out.stdout)
 
 
 def _conv_data(case, dtype, rng):

@@ -2,12 +2,12 @@
 #
 # Design: two kernel families, chosen per shape (by measurement) in backend/native.py.
 # * direct = implicit GEMM (micro-kernels in csrc/conv_ukernels.h): a register tile of
-#   6 pixels x 16 channels accumulates over every (tap, channel) pair straight from the
+#   6 pixels x 16 channels (32 with AVX-512) accumulates over every (tap, channel) pair straight from the
 #   NHWC data, with no patch matrix. Forward ("gather"): tiles of output pixels, crossing
 #   rows and images, x cout; weights packed once; bias + ReLU in the tile epilogue.
 #   Input gradient: "gather" for stride 1 (zero-padded gy correlated with the flipped
 #   kernel) or "scatter" for any stride (each gy tile @ w[i,j]^T added into gx). Weight
-#   gradient: 6 (tap, cin) x 16 cout tiles summed over all pixels of a work item.
+#   gradient: 6 (tap, cin) x 16 (or 32) cout tiles summed over all pixels of a work item.
 # * im2col + GEMM (tensorlib._kernels.gemm): chunks of output pixels are unrolled into a
 #   thread-private patch matrix (~256 KiB) and multiplied by a serial GEMM call; it wins
 #   for 1x1 convolutions (x already is the patch matrix), wide inputs and, in the weight
@@ -28,7 +28,7 @@ import numpy as np
 
 from tensorlib._kernels._checks cimport (check_ints, check_threads, tl_clamp_threads,
                                          tl_openmp_enabled, tl_team_size)
-from tensorlib._kernels.gemm cimport sgemm_strided, dgemm_strided
+from tensorlib._kernels.gemm cimport sgemm_strided, dgemm_strided, simd_level
 
 ctypedef fused real:
     float
@@ -42,26 +42,27 @@ cdef extern from "conv_ukernels.h" nogil:
     enum:
         TL_CP
         TL_CO
-    void tl_conv_tile_f32(int64_t nt, const int64_t* toff, int64_t C, const float* x,
+        TL_CP_MAX
+    int64_t tl_conv_cp(int level)
+    int64_t tl_conv_co(int level)
+    void tl_conv_tile_f32(int level, int64_t nt, const int64_t* toff, int64_t C, const float* x,
                           const int64_t* poff, const float* w, int64_t ldw, float* y,
                           const int64_t* yoff, int64_t npix, int64_t no, const float* bias,
                           int mode)
-    void tl_conv_tile_f64(int64_t nt, const int64_t* toff, int64_t C, const double* x,
+    void tl_conv_tile_f64(int level, int64_t nt, const int64_t* toff, int64_t C, const double* x,
                           const int64_t* poff, const double* w, int64_t ldw, double* y,
                           const int64_t* yoff, int64_t npix, int64_t no, const double* bias,
                           int mode)
-    void tl_conv_wtile_f32(int64_t nk, const float* const* xk, int64_t nimg, int64_t xis,
+    void tl_conv_wtile_f32(int level, int64_t nk, const float* const* xk, int64_t nimg, int64_t xis,
                            int64_t nrows, int64_t xrs, int64_t ncols, int64_t xcs,
                            const float* g, int64_t gis, int64_t grs, int64_t ldg, int64_t no,
                            float* acc, int64_t lda)
-    void tl_conv_wtile_f64(int64_t nk, const double* const* xk, int64_t nimg, int64_t xis,
+    void tl_conv_wtile_f64(int level, int64_t nk, const double* const* xk, int64_t nimg, int64_t xis,
                            int64_t nrows, int64_t xrs, int64_t ncols, int64_t xcs,
                            const double* g, int64_t gis, int64_t grs, int64_t ldg,
                            int64_t no, double* acc, int64_t lda)
-    int tl_conv_simd()
-    int tl_conv_set_simd(int on)
 
-assert TL_CP == 6 and TL_CO == 16, "tile loops below assume 6 x 16 register tiles"
+assert TL_CP == 6 and TL_CO == 16 and TL_CP_MAX == 12, "arrays below hold 12-pixel tiles"
 
 _gather_items = 8       # gather (forward) work items wanted per thread
 _wgrad_budget = 65536   # elements of input + gy per weight-gradient work item
@@ -253,20 +254,22 @@ ctypedef struct DConv:
     Py_ssize_t rows_in          # padded input rows one output row reads: (kh-1)*dh + 1
     bint padded                 # the source must be copied into a padded scratch image
     Py_ssize_t G, nb            # work item = G whole images, or 1/nb of one image's rows
+    int lvl                     # SIMD level of every tile of this call
+    Py_ssize_t co, cp           # output channels (16 or 32), pixels (6 or 12) per tile
 
 ctypedef struct Item:
     Py_ssize_t n0, n1, oh0, oh1
 
 
-cdef inline void _tile(Py_ssize_t nt, const int64_t* toff, Py_ssize_t c, const real* x,
+cdef inline void _tile(int lvl, Py_ssize_t nt, const int64_t* toff, Py_ssize_t c, const real* x,
                        const int64_t* poff, const real* w, Py_ssize_t ldw, real* y,
                        const int64_t* yoff, Py_ssize_t npix, Py_ssize_t no, const real* bias,
                        int mode) noexcept nogil:
     """s[q,o] = sum_{t,c} x[poff[q] + toff[t] + c] w[t*C + c, o]; y[yoff[q] + o] = act(s + b)."""
     if real is float:
-        tl_conv_tile_f32(nt, toff, c, x, poff, w, ldw, y, yoff, npix, no, bias, mode)
+        tl_conv_tile_f32(lvl, nt, toff, c, x, poff, w, ldw, y, yoff, npix, no, bias, mode)
     else:
-        tl_conv_tile_f64(nt, toff, c, x, poff, w, ldw, y, yoff, npix, no, bias, mode)
+        tl_conv_tile_f64(lvl, nt, toff, c, x, poff, w, ldw, y, yoff, npix, no, bias, mode)
 
 
 cdef inline Item _item(DConv d, Py_ssize_t it) noexcept nogil:
@@ -311,13 +314,13 @@ cdef void _gather_item(const real* src, real* scratch, const int64_t* toff, cons
                        const real* bp, real* y, DConv d, Item m, int mode,
                        int64_t* offs) noexcept nogil:
     """Output pixels of item m (contiguous in y): y = act(bp + correlation with wp).
-    offs: room for 2 * (pixels + 6) offsets."""
-    cdef Py_ssize_t xis, o0, p, i = 0, oh = 0, ow = 0
+    offs: room for 2 * (pixels + 12) offsets."""
+    cdef Py_ssize_t xis, o0, ob, p, pb, i = 0, oh = 0, ow = 0
     cdef Py_ssize_t npix = (m.n1 - m.n0) * (m.oh1 - m.oh0) * d.OW
     cdef const real* base = _item_input(src, scratch, d, m, &xis)
     cdef real* ybase = y + ((m.n0 * d.OH + m.oh0) * d.OW) * d.O
-    cdef int64_t* yoffs = offs + npix + 6
-    for p in range(npix + 6):       # input / output offset of every pixel (tiles of 6
+    cdef int64_t* yoffs = offs + npix + 12
+    for p in range(npix + 12):      # input / output offset of every pixel (tiles of 6/12
         if p < npix:                # cross rows and images; the tail repeats the last)
             offs[p] = i * xis + (oh * d.sh * d.Wp + ow * d.sw) * d.C
             ow += 1
@@ -328,54 +331,63 @@ cdef void _gather_item(const real* src, real* scratch, const int64_t* toff, cons
         else:
             offs[p] = offs[npix - 1]
         yoffs[p] = p * d.O
-    for o0 in range(0, d.O, 16):                    # TL_CO
-        for p in range(0, npix, 6):                 # TL_CP
-            _tile(d.T, toff, d.C, base, offs + p, wp + o0, d.ldw, ybase + o0, yoffs + p,
-                  min(6, npix - p), min(16, d.O - o0), bp + o0 if bp != NULL else NULL, mode)
+    for ob in range((d.O + d.co - 1) // d.co):
+        o0 = ob * d.co
+        for pb in range((npix + d.cp - 1) // d.cp):
+            p = pb * d.cp
+            _tile(d.lvl, d.T, toff, d.C, base, offs + p, wp + o0, d.ldw, ybase + o0, yoffs + p,
+                  min(d.cp, npix - p), min(d.co, d.O - o0), bp + o0 if bp != NULL else NULL,
+                  mode)
 
 
 cdef void _wgrad_item(const real* src, real* scratch, const int64_t* toff, const real* gy,
                       real* part, DConv d, Item m) noexcept nogil:
     """part[t*C + c, o] += sum over the pixels of item m of xpad[.. tap t .., c] gy[.., o]."""
-    cdef Py_ssize_t xis, K = d.T * d.C, k0, k, r, o0, nk
+    cdef Py_ssize_t xis, K = d.T * d.C, k0, kb, k, r, o0, ob, nk
     cdef const real* base = _item_input(src, scratch, d, m, &xis)
-    cdef const real* xk[6]
+    cdef const real* xk[12]       # TL_CP_MAX
     cdef const real* g = gy + (m.n0 * d.OH + m.oh0) * d.OW * d.O
-    for k0 in range(0, K, 6):       # TL_CP
-        nk = min(6, K - k0)
-        for r in range(6):
+    for kb in range((K + d.cp - 1) // d.cp):
+        k0 = kb * d.cp
+        nk = min(d.cp, K - k0)
+        for r in range(d.cp):
             k = k0 + min(r, nk - 1)
             xk[r] = base + toff[k // d.C] + k % d.C
-        for o0 in range(0, d.O, 16):    # TL_CO
+        for ob in range((d.O + d.co - 1) // d.co):
+            o0 = ob * d.co
             if real is float:
-                tl_conv_wtile_f32(nk, xk, m.n1 - m.n0, xis, m.oh1 - m.oh0, d.sh * d.Wp * d.C,
-                                  d.OW, d.sw * d.C, g + o0, d.OH * d.OW * d.O, d.OW * d.O,
-                                  d.O, min(16, d.O - o0), part + k0 * d.O + o0, d.O)
+                tl_conv_wtile_f32(d.lvl, nk, xk, m.n1 - m.n0, xis, m.oh1 - m.oh0,
+                                  d.sh * d.Wp * d.C, d.OW, d.sw * d.C, g + o0, d.OH * d.OW * d.O, d.OW * d.O,
+                                  d.O, min(d.co, d.O - o0), part + k0 * d.O + o0, d.O)
             else:
-                tl_conv_wtile_f64(nk, xk, m.n1 - m.n0, xis, m.oh1 - m.oh0, d.sh * d.Wp * d.C,
-                                  d.OW, d.sw * d.C, g + o0, d.OH * d.OW * d.O, d.OW * d.O,
-                                  d.O, min(16, d.O - o0), part + k0 * d.O + o0, d.O)
+                tl_conv_wtile_f64(d.lvl, nk, xk, m.n1 - m.n0, xis, m.oh1 - m.oh0,
+                                  d.sh * d.Wp * d.C, d.OW, d.sw * d.C, g + o0, d.OH * d.OW * d.O, d.OW * d.O,
+                                  d.O, min(d.co, d.O - o0), part + k0 * d.O + o0, d.O)
 
 
 cdef void _scatter_item(const real* gy, const real* wt, real* gx, CGeo g, Py_ssize_t ldw,
-                        Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t block) noexcept nogil:
+                        Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t block, int lvl,
+                        Py_ssize_t co, Py_ssize_t cp) noexcept nogil:
     """gx[n0:n1] = sum over taps (i, j) of gy[n, p, q, :] @ w[i, j]^T added at
     gx[n, p*sh - pt + i*dh, q*sw - pl + j*dw, :] (wt: per-tap w^T, O x ldw), in blocks of
     `block` gy pixels so that a block's gy and gx stay in cache across the taps."""
-    cdef Py_ssize_t m = g.OH * g.OW, npix = (n1 - n0) * m, t, c0, bi, b0, p0, q, n, oh, ow, h, w
+    cdef Py_ssize_t m = g.OH * g.OW, npix = (n1 - n0) * m, t, c0, cb, bi, b0, p0, pb, q
+    cdef Py_ssize_t n, oh, ow, h, w
     cdef Py_ssize_t plane = g.H * g.W * g.C
-    cdef int64_t poff[6]
-    cdef int64_t yoff[6]
+    cdef int64_t poff[12]     # TL_CP_MAX
+    cdef int64_t yoff[12]
     cdef int64_t zero = 0
     cdef const real* gyb = gy + n0 * m * g.O
     memset(gx + n0 * plane, 0, (n1 - n0) * plane * sizeof(real))
     for bi in range((npix + block - 1) // block):
         b0 = bi * block
         for t in range(g.kh * g.kw):
-            for c0 in range(0, g.C, 16):            # TL_CO
+            for cb in range((g.C + co - 1) // co):
+                c0 = cb * co
                 n, oh, ow = n0 + b0 // m, (b0 % m) // g.OW, b0 % g.OW
-                for p0 in range(b0, min(npix, b0 + block), 6):     # TL_CP
-                    for q in range(6):
+                for pb in range((min(npix, b0 + block) - b0 + cp - 1) // cp):
+                    p0 = b0 + pb * cp
+                    for q in range(cp):
                         if p0 + q < min(npix, b0 + block):
                             poff[q] = (p0 + q) * g.O
                             h = oh * g.sh - g.pt + (t // g.kw) * g.dh
@@ -389,8 +401,9 @@ cdef void _scatter_item(const real* gy, const real* wt, real* gx, CGeo g, Py_ssi
                                     oh, n = 0, n + 1
                         else:
                             poff[q] = poff[q - 1]
-                    _tile(1, &zero, g.O, gyb, poff, wt + t * g.O * ldw + c0, ldw, gx + c0,
-                          yoff, min(6, min(npix, b0 + block) - p0), min(16, g.C - c0), NULL, 2)
+                    _tile(lvl, 1, &zero, g.O, gyb, poff, wt + t * g.O * ldw + c0, ldw, gx + c0,
+                          yoff, min(cp, min(npix, b0 + block) - p0), min(co, g.C - c0),
+                          NULL, 2)
 
 
 cdef Py_ssize_t _chunk_rows(Py_ssize_t k, Py_ssize_t itemsize) noexcept:
@@ -423,8 +436,18 @@ cdef Py_ssize_t _group(Py_ssize_t n, Py_ssize_t per_image, Py_ssize_t items,
     return max(1, min(n // max(items, 1), budget // max(per_image, 1)))
 
 
+cdef Py_ssize_t _co(int lvl, Py_ssize_t itemsize) noexcept nogil:
+    """Output channels per tile: 32 for float32 AVX-512 tiles, else 16 (TL_CO)."""
+    return tl_conv_co(lvl) if itemsize == 4 else 16
+
+
+cdef Py_ssize_t _cp(int lvl, Py_ssize_t itemsize) noexcept nogil:
+    """Pixels (weight-gradient rows) per tile: 12 for float32 AVX-512 tiles, else 6."""
+    return tl_conv_cp(lvl) if itemsize == 4 else 6
+
+
 cdef DConv _dconv(Py_ssize_t n, Py_ssize_t h, Py_ssize_t w, Py_ssize_t c, Py_ssize_t oh,
-                  Py_ssize_t ow, Py_ssize_t o, CGeo g, Py_ssize_t sh, Py_ssize_t sw,
+                  Py_ssize_t ow, Py_ssize_t o, CGeo g, Py_ssize_t itemsize, Py_ssize_t sh, Py_ssize_t sw,
                   Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t items, Py_ssize_t budget=16384):
     """Direct problem: source (n, h, w, c) at (pt, pl), output (n, oh, ow, o), g's taps,
     cut into work items of about `budget` elements of input + output, at least `items` of
@@ -436,7 +459,10 @@ cdef DConv _dconv(Py_ssize_t n, Py_ssize_t h, Py_ssize_t w, Py_ssize_t c, Py_ssi
     need_w = (ow - 1) * sw + (g.kw - 1) * g.dw + 1
     d.padded = pt != 0 or pl != 0 or need_w > w or (oh - 1) * sh + d.rows_in > h
     d.Wp = need_w if d.padded else w
-    d.ldw = (o + 15) // 16 * 16                     # TL_CO
+    d.lvl = simd_level()
+    d.co = _co(d.lvl, itemsize)
+    d.cp = _cp(d.lvl, itemsize)
+    d.ldw = (o + d.co - 1) // d.co * d.co
     per_image = h * w * c + oh * ow * o
     d.G = _group(n, per_image, items, budget)
     d.nb = max(1, min(oh, max((items + n - 1) // n if 2 * n <= items else 1,
@@ -480,14 +506,13 @@ cdef _run_gather(const real[:, :, :, ::1] src, const real[:, ::1] wp, const real
     """out = act(bp + correlation of src with wp), parallel over work items."""
     cdef real[:, ::1] scratch = _scratch(d, nt, src.itemsize)
     cdef int64_t[:, ::1] offs = np.empty(
-        (nt, 2 * (d.G * ((d.OH + d.nb - 1) // d.nb) * d.OW + 6)), dtype=np.int64)
+        (nt, 2 * (d.G * ((d.OH + d.nb - 1) // d.nb) * d.OW + 12)), dtype=np.int64)
     cdef const real* bptr = &bp[0] if bp is not None else NULL
     cdef const real* sp = _c4(src)
     cdef const real* wpp = _c2(wp)
     cdef real* op = <real*>_c4(out)
     cdef Py_ssize_t it
     cdef unsigned int csr = 0
-    tl_conv_simd()
     if out.size == 0:
         return
     with nogil, parallel(num_threads=nt):
@@ -498,10 +523,12 @@ cdef _run_gather(const real[:, :, :, ::1] src, const real[:, ::1] wp, const real
         tl_ftz_leave(csr)
 
 
-def set_simd(on=None):
-    """Testing hook: AVX2 direct kernels (True), portable C (False), None = default.
-    Returns whether the AVX2 kernels are now used."""
-    return bool(tl_conv_set_simd(-1 if on is None else int(bool(on))))
+def tile_info():
+    """The direct kernels' float32 tile at the active SIMD level (set for every kernel
+    module by TENSORLIB_SIMD or tensorlib._kernels.gemm._set_simd_level):
+    {'level': 0 ref / 1 AVX2 / 2 AVX-512, 'pixels': 6 or 12, 'channels': 16 or 32}."""
+    cdef int lvl = simd_level()
+    return {"level": lvl, "pixels": _cp(lvl, 4), "channels": _co(lvl, 4)}
 
 
 def conv2d_forward_direct(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
@@ -516,8 +543,8 @@ def conv2d_forward_direct(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w
                                check_threads("conv2d_forward", nthreads))
     if y.size == 0:
         return
-    cdef DConv d = _dconv(g.N, g.H, g.W, g.C, g.OH, g.OW, g.O, g, g.sh, g.sw, g.pt, g.pl,
-                          _gather_items * nt)
+    cdef DConv d = _dconv(g.N, g.H, g.W, g.C, g.OH, g.OW, g.O, g, x.itemsize, g.sh, g.sw,
+                          g.pt, g.pl, _gather_items * nt)
     dt = _dtype(x.itemsize)
     cdef real[:, ::1] wp = _packed(np.asarray(w).reshape(g.K, g.O), d.ldw, dt)
     cdef real[::1] bp = None
@@ -540,7 +567,7 @@ def conv2d_backward_input_direct(const real[:, :, :, ::1] gy, const real[:, :, :
                                check_threads("conv2d_backward_input", nthreads))
     if gx.size == 0:
         return
-    cdef DConv d = _dconv(g.N, g.OH, g.OW, g.O, g.H, g.W, g.C, g, 1, 1,
+    cdef DConv d = _dconv(g.N, g.OH, g.OW, g.O, g.H, g.W, g.C, g, gx.itemsize, 1, 1,
                           (g.kh - 1) * g.dh - g.pt, (g.kw - 1) * g.dw - g.pl,
                           _gather_items * nt)
     wf = np.asarray(w)[::-1, ::-1].transpose(0, 1, 3, 2).reshape(g.kh * g.kw * g.O, g.C)
@@ -560,21 +587,23 @@ def conv2d_backward_input_scatter(const real[:, :, :, ::1] gy, const real[:, :, 
     cdef int nt = min(_threads_for(<double>g.N * g.OH * g.OW * g.K * g.O,
                                    check_threads("conv2d_backward_input", nthreads)),
                       max(g.N, 1))
-    cdef Py_ssize_t ldw = (g.C + 15) // 16 * 16, it, G = max(1, g.N // 16)   # nt-free
-    cdef Py_ssize_t block = max(1, _scatter_budget // max(g.O + g.C, 1) // 6) * 6
+    cdef int lvl = simd_level()
+    cdef Py_ssize_t co = _co(lvl, gx.itemsize), cp = _cp(lvl, gx.itemsize)
+    cdef Py_ssize_t ldw = (g.C + co - 1) // co * co, it, G = max(1, g.N // 16)   # nt-free
+    cdef Py_ssize_t block = max(1, _scatter_budget // max(g.O + g.C, 1) // 12) * 12
     wt = np.asarray(w).transpose(0, 1, 3, 2).reshape(g.kh * g.kw * g.O, g.C)
     cdef real[:, ::1] wp = _packed(wt, ldw, _dtype(gx.itemsize))
     cdef const real* gyp = _c4(gy)
     cdef const real* wpp = _c2(wp)
     cdef real* gxp = <real*>_c4(gx)
     cdef unsigned int csr = 0
-    tl_conv_simd()
     if gx.size == 0:
         return
     with nogil, parallel(num_threads=nt):
         csr = tl_ftz_enter()
         for it in prange((g.N + G - 1) // G, schedule="dynamic"):
-            _scatter_item(gyp, wpp, gxp, g, ldw, it * G, min(g.N, it * G + G), block)
+            _scatter_item(gyp, wpp, gxp, g, ldw, it * G, min(g.N, it * G + G), block, lvl, co,
+                          cp)
         tl_ftz_leave(csr)
 
 
@@ -593,8 +622,8 @@ def conv2d_backward_weight_direct(const real[:, :, :, ::1] x, const real[:, :, :
     cdef Py_ssize_t KO = g.K * g.O, it, slot
     cdef int nt = _threads_for(<double>g.N * g.OH * g.OW * KO,
                                check_threads("conv2d_backward_weight", nthreads))
-    cdef DConv d = _dconv(g.N, g.H, g.W, g.C, g.OH, g.OW, g.O, g, g.sh, g.sw, g.pt, g.pl,
-                          _wgrad_items, _wgrad_budget)
+    cdef DConv d = _dconv(g.N, g.H, g.W, g.C, g.OH, g.OW, g.O, g, x.itemsize, g.sh, g.sw,
+                          g.pt, g.pl, _wgrad_items, _wgrad_budget)
     cdef Py_ssize_t nit = _nitems(d)
     cdef Py_ssize_t S = _slots(nit, KO)
     cdef int64_t[::1] toff = _toff(g, d.Wp, g.C)
@@ -606,7 +635,6 @@ def conv2d_backward_weight_direct(const real[:, :, :, ::1] x, const real[:, :, :
     cdef real* part
     cdef Item m
     cdef unsigned int csr = 0
-    tl_conv_simd()
     if gy.size > 0:
         with nogil, parallel(num_threads=nt):
             csr = tl_ftz_enter()

@@ -32,6 +32,7 @@ cdef extern from "tl_ftz.h" nogil:
 
 cdef extern from "cpu_features.h" nogil:
     int tl_cpu_simd_level()
+    int tl_simd_level()
     int tl_simd_set_level(int level)
     const char *tl_simd_level_name(int level)
     int tl_simd_parse_level(const char *name)
@@ -421,6 +422,11 @@ cdef int dgemm_strided(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, double alpha,
                        double beta, double *c, Py_ssize_t ldc, int nthreads) noexcept nogil:
     """C = alpha * op(A) @ op(B) + beta * C, float64, op(A)(i, p) = a[i*rsa + p*csa]."""
     return _gemm(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, nthreads)
+
+
+cdef int simd_level() noexcept nogil:
+    """The active SIMD level of every kernel module (see gemm.pxd)."""
+    return tl_simd_level()
 
 
 # ------------------------------------------------------------------ Python API ---
