@@ -1,5 +1,11 @@
 """tensorlib: NumPy tensors with reverse-mode autograd, Cython + OpenMP kernels and a
-Keras-compatible model API."""
+Keras-compatible model API.
+
+``import tensorlib as keras`` offers the Keras 3 namespace for CPU training code:
+``Sequential``, ``Model``, ``Input``, ``Layer``, ``KerasTensor``, and the submodules
+``layers``, ``models``, ``optimizers``, ``losses``, ``metrics``, ``callbacks``, ``datasets``,
+``utils``, ``activations``, ``initializers``, ``backend``, ``saving`` and ``ops``.
+"""
 from .autograd import no_grad, enable_grad, is_grad_enabled
 from .tensor import (
     Tensor, tensor, zeros, ones, full, arange, randn, rand,
@@ -15,4 +21,23 @@ __version__ = "0.1.0"
 
 from . import functional, datasets, utils  # noqa: E402
 from . import activations, initializers, optimizers, losses, metrics, callbacks  # noqa: E402
-from . import layers, models  # noqa: E402
+from . import graph, layers, models, saving  # noqa: E402
+from . import backend, keras_backend, keras_ops, ops  # noqa: E402
+from .graph import KerasTensor  # noqa: E402
+from .layers import Input, Layer  # noqa: E402
+from .models import Model, Sequential  # noqa: E402
+
+# ``keras.ops.<name>`` and ``keras.backend.<name>``: publish the Keras functions onto the
+# module of primitive autograd Functions (CamelCase classes) and onto the kernel-backend
+# package. Neither defines any of these names: nothing internal is shadowed.
+for _module, _facade in ((ops, keras_ops), (backend, keras_backend)):
+    for _name in _facade.__all__:
+        if getattr(_module, _name, None) not in (None, getattr(_facade, _name)):
+            raise ImportError(f"tensorlib: {_facade.__name__}.{_name} would shadow "
+                              f"{_module.__name__}.{_name}")
+        setattr(_module, _name, getattr(_facade, _name))
+del _module, _facade, _name
+
+
+def version():
+    return __version__

@@ -3,9 +3,12 @@ from .base import Layer
 from .core import Input, InputLayer, Dense, Activation, Flatten, Reshape, Dropout
 from .conv import Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D
 from .normalization import BatchNormalization
+from .merge import (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot,
+                    add, subtract, multiply, average, maximum, minimum, concatenate, dot)
 
 MaxPool2D, AvgPool2D = MaxPooling2D, AveragePooling2D
 
 LAYER_CLASSES = {cls.__name__: cls for cls in (
     InputLayer, Dense, Activation, Flatten, Reshape, Dropout, Conv2D, MaxPooling2D,
-    AveragePooling2D, GlobalAveragePooling2D, BatchNormalization)}
+    AveragePooling2D, GlobalAveragePooling2D, BatchNormalization, Add, Subtract, Multiply,
+    Average, Maximum, Minimum, Concatenate, Dot)}

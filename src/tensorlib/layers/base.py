@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from .. import initializers
+from .. import graph, initializers
 from ..backend._shapes import MAX_WINDOW, int_tuple
 from ..tensor import Tensor
 
@@ -26,6 +26,9 @@ def snake_case(name):
 
 
 class Layer:
+    _is_input_layer = False
+    _takes_structure = False    # merge layers and models take lists/dicts of tensors
+
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
                  input_dim=None, batch_size=None, **kwargs):
         if kwargs:
@@ -40,6 +43,7 @@ class Layer:
         self.built = False
         self._weights = []          # list of (tensor, trainable)
         self.output_shape = None
+        self._inbound_nodes = []    # graph.Node records of this layer's symbolic calls
         if input_dim is not None and input_shape is None:
             input_shape = (standard_dim(cls, "input_dim", input_dim, input_dim),)
         if batch_size is not None:
@@ -92,11 +96,12 @@ class Layer:
 
     def build_for(self, input_shape):
         """Build (once) and record the output shape; returns it."""
-        input_shape = tuple(input_shape)
+        input_shape = _shape_structure(input_shape)
         if not self.built:
             self.build(input_shape)
             self.built = True
-        self.output_shape = tuple(self.compute_output_shape(input_shape))
+            self._build_input_shape = input_shape
+        self.output_shape = _shape_structure(self.compute_output_shape(input_shape))
         return self.output_shape
 
     def compute_output_shape(self, input_shape):
@@ -105,11 +110,80 @@ class Layer:
     def call(self, x, training=False):
         raise NotImplementedError
 
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=False, **kwargs):
+        if graph.is_symbolic(x):
+            return self._call_symbolic(x, **kwargs)
+        if kwargs:
+            raise TypeError(f"Layer {self.name!r}: unexpected arguments to __call__. "
+                            f"Received: {sorted(kwargs)}")
         x = self._input_tensor(x)
         if not self.built:
             self.build_for((None,) + x.shape[1:])
         return self.call(x, training=training)
+
+    # ------------------------------------------------------------ the graph
+    def _call_symbolic(self, inputs, **kwargs):
+        """Record a call on symbolic tensors: build (once), check, infer the output
+        shape, and link inputs to new symbolic outputs by a ``graph.Node``."""
+        if kwargs:
+            raise TypeError(f"Layer {self.name!r}: unexpected arguments to __call__. "
+                            f"Received: {sorted(kwargs)}")
+        if not self._takes_structure and isinstance(inputs, (list, tuple, dict)):
+            flat = graph.flatten(inputs)
+            if len(flat) != 1:
+                raise ValueError(f"Layer {self.name!r} expects 1 input, but it received "
+                                 f"{len(flat)} input tensors. Received: "
+                                 f"inputs={[getattr(t, 'name', t) for t in flat]}")
+            inputs = flat[0]
+        bad = [t for t in graph.flatten(inputs) if not isinstance(t, graph.SymbolicTensor)]
+        if bad:
+            raise ValueError(f"Layer {self.name!r}: cannot mix symbolic tensors and data in "
+                             f"one call. Received: an input of type {type(bad[0]).__name__}")
+        shapes = graph.shapes_of(inputs)
+        if self.built and hasattr(self, "_build_input_shape"):
+            self.check_input_shape(shapes)
+        try:
+            out_shape = self.build_for(shapes)
+        except ValueError as e:
+            msg = str(e)
+            if self.name not in msg:
+                msg = f"Layer {self.name!r} ({type(self).__name__}) cannot take inputs " \
+                      f"of shape {shapes}: {msg}"
+            raise ValueError(msg) from None
+        if isinstance(out_shape, list):
+            outputs = [graph.SymbolicTensor(s, self.dtype) for s in out_shape]
+        else:
+            outputs = graph.SymbolicTensor(out_shape, self.dtype)
+        graph.Node(self, inputs, outputs)
+        return outputs
+
+    def check_input_shape(self, input_shape):
+        """A built layer with weights takes inputs of its build rank and last axis."""
+        built = self._build_input_shape
+        if not self._weights or not isinstance(built, tuple) \
+                or not isinstance(input_shape, tuple):
+            return
+        if len(input_shape) != len(built) or input_shape[-1] != built[-1]:
+            raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the "
+                             f"layer: expected ndim={len(built)} and axis -1 of input shape "
+                             f"to have value {built[-1]} (the layer was built for "
+                             f"{built}). Received: input with shape {input_shape}")
+
+    def _node_attribute(self, what, name):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer {self.name!r} has never been called and thus has "
+                                 f"no defined {name}.")
+        tensors = getattr(self._inbound_nodes[0], what)
+        return tensors[0] if len(tensors) == 1 else list(tensors)
+
+    @property
+    def output(self):
+        """The symbolic output of this layer's first call (Keras's ``layer.output``)."""
+        return self._node_attribute("outputs", "output")
+
+    @property
+    def input(self):
+        return self._node_attribute("inputs", "input")
 
     def _input_tensor(self, x):
         """``x`` as a Tensor of the layer's dtype (float inputs are cast, as Keras does),
@@ -142,6 +216,16 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _shape_structure(shape):
+    """A shape as a tuple, or a list (or dict) of shapes for layers with several inputs."""
+    if isinstance(shape, dict):
+        return {k: _shape_structure(v) for k, v in shape.items()}
+    if isinstance(shape, (list, tuple)) and shape and \
+            all(isinstance(d, (list, tuple, dict)) for d in shape):
+        return [_shape_structure(d) for d in shape]
+    return tuple(shape)
 
 
 MAX_DIM = MAX_WINDOW     # the largest size, stride, dilation or pool size a layer accepts
@@ -185,7 +269,7 @@ def check_rank(layer, input_shape, ndim, what):
     if len(input_shape) != ndim:
         raise ValueError(f"Input 0 of layer {layer.name!r} is incompatible with the layer: "
                          f"expected ndim={ndim} ({what}), found ndim={len(input_shape)}. "
-                         f"Full shape received: {tuple(input_shape)}")
+                         f"Received: input with shape {tuple(input_shape)}")
 
 
 def conv_tuple(value, n, name, layer="Layer"):

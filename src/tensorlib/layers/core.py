@@ -3,22 +3,48 @@ import math
 
 import numpy as np
 
-from .. import activations
+from .. import activations, graph
 from ..functional import linear
 from ..random import get_generator
 from ..tensor import Tensor
-from .base import MAX_DIM, Layer
+from .base import MAX_DIM, Layer, standardize_shape
 
 
 class InputLayer(Layer):
-    """Declares the input shape of a Sequential model (not shown in ``summary()``)."""
+    """The layer behind ``keras.Input``: it makes the graph's symbolic input tensor
+    (``layer.output``). As the first entry of a Sequential model it declares the input
+    shape (and is not listed in ``model.layers``)."""
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
-        if shape is None:
-            raise ValueError("Input needs a `shape` argument. Received: shape=None")
+    _is_input_layer = True
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None,
+                 name=None, input_shape=None, batch_input_shape=None, **kwargs):
+        if shape is None and input_shape is not None:       # Keras 2 argument names
+            shape = input_shape
+        if batch_shape is None and batch_input_shape is not None:
+            batch_shape = batch_input_shape
+        if shape is not None and batch_shape is not None:
+            raise ValueError("You cannot pass both `shape` and `batch_shape` at the same "
+                             f"time. Received: shape={shape!r}, batch_shape={batch_shape!r}")
+        if batch_size is not None and batch_shape is not None:
+            raise ValueError("You cannot pass both `batch_size` and `batch_shape` at the "
+                             f"same time. Received: batch_size={batch_size!r}, "
+                             f"batch_shape={batch_shape!r}")
+        if shape is None and batch_shape is None:
+            raise ValueError("You must pass a `shape` argument. Received: shape=None")
+        if batch_shape is not None:
+            full = standardize_shape("Input", "batch_shape", batch_shape)
+            if not full:
+                raise ValueError("Input: `batch_shape` needs a batch axis. Received: "
+                                 f"batch_shape={batch_shape!r}")
+            shape, batch_size = full[1:], full[0]
         super().__init__(name=name, dtype=dtype, input_shape=shape, batch_size=batch_size,
                          **kwargs)
         self.built = True
+        self.batch_shape = self.batch_input_shape
+        self.output_shape = self.batch_shape
+        graph.Node(self, [], graph.SymbolicTensor(self.batch_shape, self.dtype,
+                                                  name=self.name))
 
     def call(self, x, training=False):
         return x
@@ -28,9 +54,20 @@ class InputLayer(Layer):
                 "dtype": self.dtype.name}
 
 
-def Input(shape=None, batch_size=None, dtype=None, name=None):  # noqa: N802 - Keras name
-    """``keras.Input``: the first element of a Sequential model's layer list."""
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,  # noqa: N802
+          name=None, tensor=None, optional=False):
+    """``keras.Input``: a symbolic tensor (shape + dtype, no data) to build a functional
+    model from; also accepted as the first entry of a Sequential model."""
+    for arg, value in (("sparse", sparse), ("tensor", tensor)):
+        if value:
+            raise ValueError(f"Input: `{arg}` inputs are not supported by tensorlib. "
+                             f"Received: {arg}={value!r}")
+    if optional:
+        raise ValueError("Input: optional inputs are not supported by tensorlib. "
+                         f"Received: optional={optional!r}")
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype,
+                       batch_shape=batch_shape, name=name)
+    return layer.output
 
 
 class Activated(Layer):
@@ -60,8 +97,8 @@ class Dense(Activated):
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: "
-                             f"expected min_ndim=2 with a known last axis. Full shape "
-                             f"received: {tuple(input_shape)}")
+                             f"expected min_ndim=2 with a known last axis. Received: input "
+                             f"with shape {tuple(input_shape)}")
         self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
                                       name="kernel")
         self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias") \

@@ -1,9 +1,15 @@
-"""Pickle-free saving: weights as ``.npz`` arrays, whole models as ``.npz`` with the
-architecture stored as JSON text.
+"""Saving and loading: the Keras 3 formats by name, and tensorlib's own pickle-free npz.
 
-File format: a zip archive of ``.npy`` members, ``weight_0000``, ``weight_0001``, ... in
-``model.weights`` order, plus for whole models ``__meta__``, a uint8 array holding the JSON
-record ``{"format", "class_name", "config", "compile_config"}``.
+Which format a save writes is decided by the file name, as in Keras: ``*.keras`` is a
+Keras 3 archive and ``*.weights.h5`` Keras's HDF5 weights layout (both in
+``keras_format``; they need the optional h5py); any other name (``.npz`` by convention)
+is the internal npz format below. The legacy Keras 2 whole-model ``.h5`` is not written.
+Loading looks at the content, not the name: an HDF5 file, a zip holding ``config.json``
+(Keras) or an npz (so older tensorlib ``.keras`` files, which were npz, still load).
+
+Internal npz format: a zip archive of ``.npy`` members, ``weight_0000``, ``weight_0001``,
+... in ``model.weights`` order, plus for whole models ``__meta__``, a uint8 array holding
+the JSON record ``{"format", "class_name", "config", "compile_config"}``.
 
 Loading treats the file as untrusted and never executes code:
 
@@ -90,7 +96,8 @@ def _create_temp(target):
             continue
 
 
-def _atomic_savez(filepath, arrays):
+def _atomic_write(filepath, write):
+    """Run ``write(f)`` on a temp file next to ``filepath``, then rename it into place."""
     target = os.path.realpath(os.fspath(filepath))
     directory = os.path.dirname(target)
     os.makedirs(directory, exist_ok=True)
@@ -104,7 +111,7 @@ def _atomic_savez(filepath, arrays):
         with os.fdopen(fd, "wb") as f:
             if mode is not None:
                 os.chmod(tmp, mode)
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
@@ -126,6 +133,10 @@ def _atomic_savez(filepath, arrays):
         os.close(dir_fd)
 
 
+def _atomic_savez(filepath, arrays):
+    _atomic_write(filepath, lambda f: np.savez(f, **arrays))
+
+
 def _weight_arrays(model):
     return {f"weight_{i:04d}": w.data for i, w in enumerate(model.weights)}
 
@@ -136,26 +147,35 @@ def _short(e):
     return text if len(text) <= 200 else text[:200] + "..."
 
 
+def _path(filepath, func):
+    try:
+        return os.fspath(filepath)
+    except TypeError:
+        raise TypeError(f"{func}: filepath must be a path. Received: "
+                        f"filepath={filepath!r}") from None
+
+
+def _open_regular(path, func):
+    """``path`` opened for binary reading; a FIFO, device or socket is refused unread."""
+    # O_NONBLOCK: a FIFO must not hang the open; missing or unreadable paths raise
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        raise ValueError(f"{func}: {path} is not a tensorlib or Keras weights/model file: it "
+                         f"is not a regular file. Received: filepath={path!r}")
+    return os.fdopen(fd, "rb")
+
+
 class _Archive:
     """An ``.npz`` file opened for reading members on demand, header first."""
 
-    def __init__(self, filepath, func):
-        try:
-            self.path = os.fspath(filepath)
-        except TypeError:
-            raise TypeError(f"{func}: filepath must be a path. Received: "
-                            f"filepath={filepath!r}") from None
+    def __init__(self, filepath, func, file=None):
+        self.path = _path(filepath, func)
         self.func = func
-        # O_NONBLOCK: a FIFO must not hang the open; missing or unreadable paths raise
-        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
-                     | getattr(os, "O_BINARY", 0))
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            os.close(fd)
-            if stat.S_ISDIR(mode):
-                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), self.path)
-            raise self.error("is not a regular file")
-        self._file = os.fdopen(fd, "rb")
+        self._file = file if file is not None else _open_regular(self.path, func)
         try:
             self._zip = zipfile.ZipFile(self._file)
         except Exception as e:  # noqa: BLE001 - empty, truncated, random bytes, ...
@@ -350,55 +370,124 @@ def _compile(model, cc, archive):
             or not isinstance(cc.get("optimizer"), (str, dict, type(None))) \
             or not isinstance(cc.get("loss"), (str, dict, type(None))) \
             or not (metrics is None or isinstance(metrics, list)
-                    and all(isinstance(m, str) for m in metrics)):
+                    and all(isinstance(m, str) or _is_metric_record(m) for m in metrics)):
         raise ValueError(f"{archive.func}: the model file {archive.path} has a malformed "
                          "compile_config: expected null or an object with an optimizer and "
-                         "a loss (string or object) and a list of metric names. Received: "
+                         "a loss (string or object) and a list of metrics (names or objects "
+                         "with a class_name and a config). Received: "
                          f"compile_config={_short(repr(cc))}")
     if not cc.get("optimizer") or not cc.get("loss"):
         return
+    from .. import metrics as metrics_mod
     try:
-        model.compile(optimizer=cc["optimizer"], loss=cc["loss"], metrics=metrics or [])
+        metrics = [m if isinstance(m, str) else metrics_mod.get(m) for m in metrics or []]
+        model.compile(optimizer=cc["optimizer"], loss=cc["loss"], metrics=metrics)
     except Exception as e:  # noqa: BLE001 - unknown optimizer/loss names or configs
         raise ValueError(f"{archive.func}: the model file {archive.path} has a compile_config "
                          f"tensorlib cannot apply ({type(e).__name__}: {_short(e)}). "
                          f"Received: filepath={archive.path!r}") from None
 
 
+def _is_metric_record(m):
+    return isinstance(m, dict) and isinstance(m.get("class_name"), str) \
+        and isinstance(m.get("config", {}), dict)
+
+
+def _compile_record(model):
+    """The model's compile settings for the npz record, metric objects included."""
+    from .keras_config import metric_records
+    cc = getattr(model, "compile_config", None)
+    if cc is None or not isinstance(cc.get("metrics"), list):
+        return cc                       # uncompiled, or metrics per output
+    metrics = [m if isinstance(m, str) else {"class_name": m["class_name"],
+                                             "config": m["config"]}
+               for m in metric_records(model)]
+    return {**cc, "metrics": metrics}
+
+
 # ----------------------------------------------------------------- public functions
+def _name(filepath, func):
+    return str(_path(filepath, func))
+
+
 def save_weights(model, filepath):
+    """``*.weights.h5``: Keras's HDF5 layout; any other name but ``.h5``/``.keras``: npz."""
+    name = _name(filepath, "save_weights")
     if not model.built:
         raise ValueError("The model must be built before its weights can be saved.")
+    if name.endswith(".weights.h5"):
+        from .keras_format import save_weights_h5
+        return save_weights_h5(model, filepath, _atomic_write)
+    if name.endswith((".h5", ".hdf5", ".keras")):
+        raise ValueError("save_weights: the filename must end in `.weights.h5` for Keras's "
+                         "HDF5 weights format (or `.npz` for tensorlib's). Received: "
+                         f"filepath={name}")
     _atomic_savez(filepath, _weight_arrays(model))
 
 
 def load_weights(model, filepath):
-    """Load weights saved by ``save_weights`` or ``save``; on any error nothing changes."""
-    with _Archive(filepath, "load_weights") as archive:
-        arrays = archive.read_weights(model)
+    """Load weights from a ``.weights.h5``, a ``.keras`` file or a tensorlib npz (by
+    content); on any error nothing changes."""
+    path = _path(filepath, "load_weights")
+    with _open_regular(path, "load_weights") as f:
+        head = f.read(8)
+        f.seek(0)
+        from . import keras_format
+        if keras_format.is_hdf5(head):
+            return keras_format.load_weights_h5(model, f, "load_weights", path)
+        with _Archive(path, "load_weights", file=f) as archive:
+            if "config.json" in archive.members and "model.weights.h5" in archive.members:
+                return keras_format.load_weights_keras(model, archive._zip, "load_weights",
+                                                       path, _too_deep)
+            arrays = archive.read_weights(model)
     _assign(model, arrays, archive)
 
 
 def save_model(model, filepath):
+    """``*.keras``: the Keras 3 format; ``.h5``: refused (legacy); any other name: npz."""
+    name = _name(filepath, "save")
     if not model.built:
         raise ValueError("The model must be built before it can be saved.")
+    if name.endswith(".keras"):
+        from .keras_format import save_keras
+        return save_keras(model, filepath, _atomic_write)
+    if name.endswith((".h5", ".hdf5")):
+        raise ValueError("save: the legacy Keras 2 HDF5 model format is not supported; use a "
+                         "`.keras` name for the Keras 3 format (or `.npz` for tensorlib's). "
+                         f"Received: filepath={name}")
     meta = {"format": FORMAT, "class_name": type(model).__name__,
-            "config": model.get_config(),
-            "compile_config": getattr(model, "compile_config", None)}
+            "config": model.get_config(), "compile_config": _compile_record(model)}
     arrays = _weight_arrays(model)
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     _atomic_savez(filepath, arrays)
 
 
-def load_model(filepath, compile=True):  # noqa: A002 - Keras's argument name
-    with _Archive(filepath, "load_model") as archive:
-        if "__meta__" not in archive.members:
-            raise ValueError(f"load_model: {archive.path} holds weights only (no "
-                             "architecture). Build the model and call load_weights() instead. "
-                             f"Received: filepath={archive.path!r}")
-        meta = archive.read_meta()
-        model = _build(_checked_config(meta, archive), archive)
-        _assign(model, archive.read_weights(model), archive)
+def load_model(filepath, compile=True, safe_mode=True):  # noqa: A002 - Keras's names
+    """A model from a ``.keras`` file or a tensorlib npz (by content). ``safe_mode``: as in
+    Keras, refuse anything that would run code from the file (a Lambda's function)."""
+    path = _path(filepath, "load_model")
+    if not isinstance(safe_mode, bool):
+        raise ValueError(f"load_model: safe_mode must be True or False. Received: "
+                         f"safe_mode={safe_mode!r}")
+    with _open_regular(path, "load_model") as f:
+        from . import keras_format
+        if keras_format.is_hdf5(f.read(8)):
+            raise ValueError(f"load_model: {path} is an HDF5 file: either Keras weights "
+                             "(build the model and call load_weights()) or a legacy Keras 2 "
+                             "model, which tensorlib does not read. Received: "
+                             f"filepath={path!r}")
+        f.seek(0)
+        with _Archive(path, "load_model", file=f) as archive:
+            if "config.json" in archive.members:
+                return keras_format.load_keras(archive._zip, "load_model", path, compile,
+                                               safe_mode, (META_MAX_BYTES, _too_deep))
+            if "__meta__" not in archive.members:
+                raise ValueError(f"load_model: {archive.path} holds weights only (no "
+                                 "architecture). Build the model and call load_weights() "
+                                 f"instead. Received: filepath={archive.path!r}")
+            meta = archive.read_meta()
+            model = _build(_checked_config(meta, archive), archive)
+            _assign(model, archive.read_weights(model), archive)
     if compile:
         _compile(model, meta.get("compile_config"), archive)
     return model

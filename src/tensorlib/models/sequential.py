@@ -1,20 +1,28 @@
 """``Sequential``: a plain stack of layers, built as soon as its input shape is known."""
+from .. import activations, graph
 from ..layers.base import Layer, unique_name
-from ..layers.core import InputLayer
+from ..layers.core import Activated, InputLayer
 from .summary import summary_lines
 from .training import Model
 
 
 class Sequential(Model):
+    """A stack of layers. Once its input shape is known the model is built and its graph
+    recorded (an ``InputLayer`` and one node per layer), so ``model.inputs``,
+    ``model.outputs`` and ``layer.output`` work as in Keras; ``call`` runs the stack
+    directly."""
+
     def __init__(self, layers=None, name=None, trainable=True):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Sequential: name must be a string. Received: name={name!r}")
         if layers is not None and not isinstance(layers, (list, tuple)):
             raise TypeError("Sequential: layers must be a list of layers. Received: "
                             f"layers={layers!r}")
-        super().__init__(name=name or unique_name("sequential"))
+        super().__init__(name=name or unique_name("sequential"), trainable=trainable)
         self._layers = []
         self.input_shape = None
+        self._input_layer = None
+        self._nodes = []              # the graph.Node records made by this model's build
         for layer in layers or []:
             self.add(layer)
 
@@ -24,11 +32,15 @@ class Sequential(Model):
         return list(self._layers)
 
     def add(self, layer):
+        if isinstance(layer, graph.SymbolicTensor) and layer.node is not None \
+                and layer.node.layer._is_input_layer:
+            layer = layer.node.layer                  # keras.Input(...) as the first entry
         if isinstance(layer, InputLayer):
             if self._layers or self.input_shape is not None:
                 raise ValueError("An Input can only be the first layer of a Sequential "
                                  f"model. Received: {layer!r}")
             self.input_shape = layer.batch_input_shape
+            self._input_layer = layer
             return
         if not isinstance(layer, Layer):
             raise ValueError("Only instances of `tensorlib.layers.Layer` can be added to a "
@@ -47,26 +59,93 @@ class Sequential(Model):
             except BaseException:       # an incompatible layer leaves the model as it was
                 self._layers.pop()
                 self.input_shape = input_shape
+                if self._layers and input_shape is not None:
+                    self.build(input_shape)
                 raise
 
     def pop(self):
         if not self._layers:
             raise IndexError("There are no layers in the model.")
         layer = self._layers.pop()
+        self._forget_graph()
+        if self._layers and self.input_shape is not None:
+            self.build(self.input_shape)
         return layer
 
     def build(self, input_shape=None):
         shape = tuple(input_shape if input_shape is not None else self.input_shape)
         self.input_shape = (None,) + shape[1:]
-        shape = self.input_shape
+        if self._input_layer is None or self._input_layer.batch_shape[1:] != shape[1:]:
+            self._input_layer = InputLayer(batch_shape=self.input_shape)
+        self._forget_graph()
+        x = self._input_layer.output
         for layer in self._layers:
-            shape = layer.build_for(shape)
+            x = layer(x)
+            self._nodes.append(layer._inbound_nodes[-1])
         self.built = True
-        return shape
+        self._build_input_shape = self.input_shape
+        return x.shape
+
+    def _forget_graph(self):
+        """Drop the nodes of this model's previous build from its layers."""
+        for node in self._nodes:
+            if node in node.layer._inbound_nodes:
+                node.layer._inbound_nodes.remove(node)
+        self._nodes = []
+
+    def build_for(self, input_shape):
+        input_shape = tuple(input_shape)
+        if not self.built or self.input_shape[1:] != input_shape[1:]:
+            self.build(input_shape)
+        return self.output_shape
+
+    def compute_output_shape(self, input_shape):
+        return self.build_for(input_shape)
+
+    def check_input_shape(self, input_shape):
+        self.ensure_built(input_shape)
 
     @property
     def output_shape(self):
         return self._layers[-1].output_shape if self._layers else None
+
+    @property
+    def inputs(self):
+        return [self._input_layer.output] if self.built else None
+
+    @property
+    def outputs(self):
+        return [self._nodes[-1].outputs[0]] if self.built and self._nodes else None
+
+    @property
+    def input(self):
+        return self.inputs[0] if self.built else None
+
+    @property
+    def output(self):
+        return self.outputs[0] if self.built and self._nodes else None
+
+    # the per-output hooks of Model: one input, one output
+    @property
+    def _input_names(self):
+        return [self._input_layer.name if self._input_layer is not None else "input"]
+
+    @property
+    def _output_names(self):
+        return [self._layers[-1].name if self._layers else "output"]
+
+    @property
+    def _output_shapes(self):
+        return [self.output_shape]
+
+    def _forward(self, xs, training, logits=()):
+        return [self.call(xs[0], training=training, logits=bool(logits))]
+
+    def _ensure_built(self, shapes):
+        self.ensure_built(shapes[0])
+
+    def _ends_in_softmax(self, i):
+        return bool(self._layers) and ends_in_softmax(self._layers[-1])
 
     # ------------------------------------------------------------ compute
     def call(self, x, training=False, logits=False):
@@ -111,3 +190,12 @@ class Sequential(Model):
                                  f"{entry['class_name']!r}")
             model.add(layer_cls.from_config(dict(entry["config"])))
         return model
+
+
+def ends_in_softmax(layer):
+    """Whether ``layer.call(..., logits=True)`` returns the logits of a softmax output."""
+    if isinstance(layer, Activated):
+        return layer.activation is activations.softmax
+    if isinstance(layer, Sequential):
+        return bool(layer._layers) and ends_in_softmax(layer._layers[-1])
+    return False

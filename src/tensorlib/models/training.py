@@ -1,27 +1,54 @@
 """``Model``: compile / fit / evaluate / predict on top of ``call`` (Keras semantics).
 
 Every argument is validated before the first weight changes, so a bad call leaves the
-model as it was. When the last layer ends in a softmax and the loss is a categorical
-cross-entropy, training uses the fused softmax-cross-entropy op on the logits.
+model as it was. Models have one or several inputs and outputs; data, losses, loss weights
+and metrics are given per output as Keras reads them (``compile_utils``). When an output's
+producing layer ends in a softmax and its loss is a categorical cross-entropy, training
+uses the fused softmax-cross-entropy op on that layer's logits.
 """
 import math
 
 import numpy as np
 
 from .. import callbacks as callbacks_mod
+from .. import graph
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from ..autograd import no_grad
+from ..layers.base import Layer, snake_case, unique_name
 from ..random import get_generator
 from ..tensor import Tensor
+from . import compile_utils
 from .progbar import Progbar
 
 
-class Model:
-    def __init__(self, name=None):
-        self.name = name
+class Model(Layer):
+    """Base of ``Sequential`` and ``Functional``. ``Model(inputs, outputs)`` makes a
+    functional model. Subclasses provide ``layers``, ``_input_names``, ``_output_names``,
+    ``_output_shapes``, ``_forward(xs, training, logits)`` (a list of Tensors, one per
+    output), ``_ensure_built(shapes)`` and ``_ends_in_softmax(i)``."""
+
+    _takes_structure = True
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from .functional import Functional
+            return super().__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, name=None, trainable=True):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: name must be a string. Received: "
+                            f"name={name!r}")
+        # The fields of a Layer (Layer.__init__ takes layer arguments a model has not).
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self.trainable = bool(trainable)
+        self.dtype = np.dtype("float32")
         self.built = False
+        self._weights = []
+        self._inbound_nodes = []
+        self.batch_input_shape = None
         self.compiled = False
         self.optimizer = self.loss = None
         self.stop_training = False
@@ -30,18 +57,29 @@ class Model:
     # ------------------------------------------------------------ weights
     @property
     def weights(self):
-        return [w for layer in self.layers for w in layer.weights]
+        """Every layer's weights, in layer order, each once (shared layers)."""
+        seen, out = set(), []
+        for layer in self.layers:
+            for w in layer.weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
 
     @property
     def trainable_weights(self):
-        return [w for layer in self.layers for w in layer.trainable_weights]
+        if not self.trainable:
+            return []
+        train = {id(w) for layer in self.layers for w in layer.trainable_weights}
+        return [w for w in self.weights if id(w) in train]
 
     @property
     def non_trainable_weights(self):
-        return [w for layer in self.layers for w in layer.non_trainable_weights]
+        train = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in train]
 
     def count_params(self):
-        return sum(layer.count_params() for layer in self.layers)
+        return int(sum(w.size for w in self.weights))
 
     def get_weights(self):
         return [w.data.copy() for w in self.weights]
@@ -57,32 +95,76 @@ class Model:
         for var, value in zip(own, values):
             var.data[...] = value
 
+    def get_layer(self, name=None, index=None):
+        """A layer by ``name`` or by ``index`` in ``model.layers`` (Keras semantics)."""
+        layers = self.layers
+        if index is not None and name is not None:
+            raise ValueError("Provide only a layer name or a layer index at `get_layer`. "
+                             f"Received: name={name!r}, index={index!r}")
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
+                    or not -len(layers) <= index < len(layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model "
+                                 f"only has {len(layers)} layers. Received: index={index!r}")
+            return layers[index]
+        if name is not None:
+            for layer in layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"No such layer: {name}. Existing layers are: "
+                             f"{[la.name for la in layers]}. Received: name={name!r}")
+        raise ValueError("Provide either a layer name or layer index at `get_layer`. "
+                         "Received: name=None, index=None")
+
     # ------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                **kwargs):
         if optimizer is None:
             raise ValueError("Could not interpret optimizer identifier: None. Received: "
                              "optimizer=None")
         optimizer = optimizers_mod.get(optimizer)
         if loss is None:
             raise ValueError("compile() needs a loss. Received: loss=None")
-        loss_obj = losses_mod.get(loss)
-        metric_ids = _check_metric_ids(metrics)
-        self.optimizer, self.loss = optimizer, loss_obj
+        names = self._output_names
+        losses = compile_utils.per_output_losses(loss, names)
+        weights = compile_utils.per_output_weights(loss_weights, names)
+        metric_ids = compile_utils.per_output_metrics(metrics, names, _check_metric_ids)
+        self.optimizer = optimizer
+        self.loss = losses[0] if len(losses) == 1 else losses
+        self._losses, self._loss_weights = losses, weights
+        self._weighted = loss_weights is not None
         self._metric_ids = metric_ids
         self._metrics = None          # resolved on first use, once shapes are known
         self.compiled = True
         self.compile_config = {
             "optimizer": optimizer if isinstance(optimizer, str)
             else optimizers_mod.serialize(self.optimizer),
-            "loss": loss if isinstance(loss, str) else _loss_config(self.loss),
-            "metrics": [m for m in self._metric_ids if isinstance(m, str)]}
+            "loss": loss if isinstance(loss, str) else _loss_config(self.loss)
+            if len(losses) == 1 else _structure_config(loss),
+            "metrics": [m for m in metric_ids[0] if isinstance(m, str)]
+            if len(names) == 1 and not isinstance(metrics, dict)
+            else _structure_config(metrics)}
+        if loss_weights is not None:
+            self.compile_config["loss_weights"] = loss_weights
 
-    def _resolve_metrics(self, y, y_pred_shape):
+    def _resolve_metrics(self, ys):
         if self._metrics is None:
-            self._metrics = [metrics_mod.get(m, loss=self.loss, y_true=y,
-                                             y_pred=np.empty((0,) + y_pred_shape[1:]))
-                             for m in self._metric_ids]
+            self._metrics = [
+                [metrics_mod.get(m, loss=loss, y_true=y, y_pred=np.empty((0,) + shape[1:]))
+                 for m in ids]
+                for ids, loss, y, shape in zip(self._metric_ids, self._losses, ys,
+                                               self._output_shapes)]
         return self._metrics
+
+    def _log_names(self):
+        """(loss keys per output, metric keys per output) in Keras's naming: with several
+        outputs, ``<output>_loss`` and ``<output>_<metric>``."""
+        multi = len(self._output_names) > 1
+        loss_keys = [f"{n}_loss" if multi and loss is not None else None
+                     for n, loss in zip(self._output_names, self._losses)]
+        metric_keys = [[f"{n}_{m.name}" if multi else m.name for m in ms]
+                       for n, ms in zip(self._output_names, self._metrics)]
+        return loss_keys, metric_keys
 
     # ------------------------------------------------------------ checks
     def _check_compiled(self):
@@ -90,98 +172,128 @@ class Model:
             raise ValueError("You must call `compile()` before using the model.")
 
     def _check_data(self, x, y=None):
+        """``x`` and ``y`` as lists of arrays (one per input, one per output), checked."""
         if x is None:
             raise ValueError("Model inputs `x` are missing. Received: x=None")
-        x = _numeric_array("x", x).astype(np.float32, copy=False)   # layers compute in f32
-        if len(x) == 0:
+        xs = [_numeric_array("x", a).astype(np.float32, copy=False)   # layers compute in f32
+              for a in compile_utils.standardize("x", x, self._input_names, "input")]
+        empty = [a.shape for a in xs if len(a) == 0]
+        if empty:
             raise ValueError("Expected a positive number of samples. Received: x with shape "
-                             f"{x.shape}")
-        self.ensure_built(x.shape)
-        if y is not None:
-            y = _numeric_array("y", y)
-            if len(x) != len(y):
-                raise ValueError("Data cardinality is ambiguous. Make sure all arrays contain "
-                                 f"the same number of samples. Received: 'x' sizes: {len(x)}, "
-                                 f"'y' sizes: {len(y)}")
-            self._check_targets(y)
-        return x, y
+                             f"{empty[0]}")
+        self._ensure_built([a.shape for a in xs])
+        if y is None:
+            _check_cardinality(xs, [])
+            return xs, None
+        ys = [_numeric_array("y", a)
+              for a in compile_utils.standardize("y", y, self._output_names, "output")]
+        _check_cardinality(xs, ys)
+        for i, yi in enumerate(ys):
+            self._check_targets(i, yi)
+        return xs, ys
 
-    def _check_targets(self, y):
-        out = self.output_shape
-        if isinstance(self.loss, losses_mod.CategoricalCrossentropy) and out[-1] > 1 and \
+    def _check_targets(self, i, y):
+        out, loss = self._output_shapes[i], self._losses[i]
+        if isinstance(loss, losses_mod.CategoricalCrossentropy) and out[-1] > 1 and \
                 (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)):
             raise ValueError(
                 "categorical_crossentropy expects one-hot targets of shape (n, "
                 f"{out[-1]}), but the targets look like integer class labels. Use "
                 "loss='sparse_categorical_crossentropy' or tensorlib.utils.to_categorical(y)."
                 f" Received: y shape {y.shape}")
-        if not isinstance(self.loss, losses_mod.SparseCategoricalCrossentropy) and \
-                y.ndim == len(out) and \
-                tuple(y.shape[1:]) != tuple(out[1:]):
-            raise ValueError(f"Target shape {y.shape} does not match the model's output "
-                             f"shape {out}. Received: y shape {y.shape}")
+        if loss is not None and not isinstance(loss, losses_mod.SparseCategoricalCrossentropy) \
+                and y.ndim == len(out) and tuple(y.shape[1:]) != tuple(out[1:]):
+            where = "" if len(self._output_names) == 1 else \
+                f" {self._output_names[i]!r}"
+            raise ValueError(f"Target shape {y.shape} does not match the model's output"
+                             f"{where} shape {out}. Received: y shape {y.shape}")
 
     # ------------------------------------------------------------ steps
-    def _fused(self):
-        last = self.layers[-1]
-        if not getattr(self.loss, "fuses_softmax", False) or not hasattr(last, "activation"):
-            return False
-        return last.activation_name == "softmax"
+    def _fused_outputs(self):
+        """Indices of outputs trained through the fused softmax-cross-entropy: a
+        softmax-ended producer and a categorical cross-entropy on probabilities."""
+        return tuple(i for i, loss in enumerate(self._losses)
+                     if getattr(loss, "fuses_softmax", False) and self._ends_in_softmax(i))
 
     def _loss_and_pred(self, xb, yb, training):
-        x = Tensor(xb)
-        if self._fused():
-            logits = self.call(x, training=training, logits=True)
-            loss = self.loss.from_logits_call(yb, logits)
-            z = logits.data - logits.data.max(axis=-1, keepdims=True)
-            e = np.exp(z)
-            return loss, e / e.sum(axis=-1, keepdims=True)
-        y_pred = self.call(x, training=training)
-        return self.loss(yb, y_pred), y_pred.data
+        fused = self._fused_outputs()
+        outs = self._forward([Tensor(a) for a in xb], training, fused)
+        total, per_output, preds = None, [], []
+        for i, (out, loss) in enumerate(zip(outs, self._losses)):
+            if i in fused:
+                value = loss.from_logits_call(yb[i], out)
+                z = out.data - out.data.max(axis=-1, keepdims=True)
+                e = np.exp(z)
+                preds.append(e / e.sum(axis=-1, keepdims=True))
+            else:
+                value = loss(yb[i], out) if loss is not None else None
+                preds.append(out.data)
+            per_output.append(value)
+            if value is not None:
+                term = value * self._loss_weights[i] if self._weighted else value
+                total = term if total is None else total + term
+        return total, per_output, preds
 
     def _train_batch(self, xb, yb):
-        loss, y_pred = self._loss_and_pred(xb, yb, training=True)
+        loss, per_output, y_pred = self._loss_and_pred(xb, yb, training=True)
         params = self.trainable_weights
         for p in params:
             p.grad = None
         loss.backward()
         self.optimizer.apply_gradients(
             [(p.grad.data if p.grad is not None else None, p) for p in params])
-        return float(loss.item()), y_pred
+        return float(loss.item()), _floats(per_output), y_pred
 
     def _test_batch(self, xb, yb):
         with no_grad():
-            loss, y_pred = self._loss_and_pred(xb, yb, training=False)
-        return float(loss.item()), y_pred
+            loss, per_output, y_pred = self._loss_and_pred(xb, yb, training=False)
+        return float(loss.item()), _floats(per_output), y_pred
 
     # ------------------------------------------------------------ loops
     def _run_epoch(self, x, y, batch_size, step_fn, order=None, on_batch=None,
                    on_batch_begin=None):
         tracker = metrics_mod.Mean(name="loss")
-        metrics = self._resolve_metrics(y, self.output_shape)
-        for m in metrics:
-            m.reset_state()
-        n = len(x)
+        metrics = self._resolve_metrics(y)
+        loss_keys, metric_keys = self._log_names()
+        trackers = [metrics_mod.Mean(name=k) if k else None for k in loss_keys]
+        for ms in metrics:
+            for m in ms:
+                m.reset_state()
+        n = len(x[0])
+
+        def logs():
+            out = {k: m.result() for keys, ms in zip(metric_keys, metrics)
+                   for k, m in zip(keys, ms)}
+            out.update({t.name: t.result() for t in trackers if t is not None})
+            out["loss"] = tracker.result()
+            return dict(sorted(out.items()))
+
         for step in range(math.ceil(n / batch_size)):
             idx = slice(step * batch_size, min(n, (step + 1) * batch_size))
             if order is not None:
                 idx = order[idx]
-            xb, yb = x[idx], y[idx]
+            xb, yb = [a[idx] for a in x], [a[idx] for a in y]
             if on_batch_begin is not None:
                 on_batch_begin(step)
-            loss, y_pred = step_fn(xb, yb)
-            tracker.update_state(loss, sample_weight=len(xb))
-            for m in metrics:
-                m.update_state(yb, y_pred)
-            if on_batch is not None and on_batch(step, self._logs(tracker, metrics)):
+            loss, per_output, y_pred = step_fn(xb, yb)
+            count = len(xb[0])
+            tracker.update_state(loss, sample_weight=count)
+            for t, value in zip(trackers, per_output):
+                if t is not None:
+                    t.update_state(value, sample_weight=count)
+            for ms, yi, pi in zip(metrics, yb, y_pred):
+                for m in ms:
+                    m.update_state(yi, pi)
+            if on_batch is not None and on_batch(step, logs()):
                 break
-        return self._logs(tracker, metrics)
+        return logs()
 
-    @staticmethod
-    def _logs(tracker, metrics):
-        logs = {m.name: m.result() for m in metrics}
-        logs["loss"] = tracker.result()
-        return dict(sorted(logs.items()))
+    def _as_list(self, logs):
+        """``evaluate``'s list: the loss, per-output losses, then metrics by output."""
+        loss_keys, metric_keys = self._log_names()
+        keys = ["loss"] + [k for k in loss_keys if k] + [k for ks in metric_keys for k in ks]
+        values = [logs[k] for k in keys]
+        return values[0] if len(values) == 1 else values
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
@@ -207,17 +319,19 @@ class Model:
                                     if isinstance(validation_data, (tuple, list)) else ""))
             val = self._check_data(*validation_data)
         elif validation_split:
-            split = int(len(x) * (1 - validation_split))   # Keras: the last samples
-            if split == 0 or split == len(x):
+            n = len(x[0])
+            split = int(n * (1 - validation_split))   # Keras: the last samples
+            if split == 0 or split == n:
                 raise ValueError("validation_split leaves no training or no validation "
                                  f"samples. Received: validation_split={validation_split} "
-                                 f"for {len(x)} samples")
-            x, y, val = x[:split], y[:split], (x[split:], y[split:])
+                                 f"for {n} samples")
+            val = ([a[split:] for a in x], [a[split:] for a in y])
+            x, y = [a[:split] for a in x], [a[:split] for a in y]
         else:
             val = None
         if kwargs:
             raise TypeError(f"fit() got unexpected keyword arguments: {sorted(kwargs)}")
-        steps = math.ceil(len(x) / batch_size)
+        steps = math.ceil(len(x[0]) / batch_size)
         history = callbacks_mod.History()
         cbs = callbacks_mod.CallbackList(_callback_list(callbacks) + [history], model=self,
                                          params={"epochs": epochs, "steps": steps,
@@ -230,7 +344,7 @@ class Model:
             if verbose and epochs > 1:
                 print(f"Epoch {epoch + 1}/{epochs}")
             bar = Progbar(steps, verbose=verbose)
-            order = get_generator().permutation(len(x)) if shuffle else None
+            order = get_generator().permutation(len(x[0])) if shuffle else None
 
             def on_batch(step, logs):
                 cbs.on_train_batch_end(step, logs)
@@ -263,54 +377,60 @@ class Model:
         if y is None:
             raise ValueError("evaluate() needs targets `y`. Received: y=None")
         x, y = self._check_data(x, y)
-        steps = math.ceil(len(x) / batch_size)
+        steps = math.ceil(len(x[0]) / batch_size)
         bar = Progbar(steps, verbose=verbose)
         logs = self._run_epoch(x, y, batch_size, self._test_batch,
                                on_batch=lambda s, lg: bar.update(s + 1, lg))
-        return logs if return_dict else _as_list(logs, self._metrics)
+        return logs if return_dict else self._as_list(logs)
 
     def predict(self, x, batch_size=None, verbose="auto"):
         batch_size = _check_batch_size(batch_size)
         verbose = _check_verbose(verbose)
         x, _ = self._check_data(x)
-        steps = math.ceil(len(x) / batch_size)
+        n = len(x[0])
+        steps = math.ceil(n / batch_size)
         bar = Progbar(steps, verbose=verbose)
-        out = []
+        outs = [[] for _ in self._output_names]
         with no_grad():
             for step in range(steps):
-                out.append(self.call(Tensor(x[step * batch_size:(step + 1) * batch_size])).data)
+                sl = slice(step * batch_size, (step + 1) * batch_size)
+                for acc, out in zip(outs, self._forward([Tensor(a[sl]) for a in x], False)):
+                    acc.append(out.data)
                 bar.update(step + 1)
-        return np.concatenate(out) if out else np.zeros((0,) + self.output_shape[1:], x.dtype)
+        values = [np.concatenate(acc) if acc else
+                  np.zeros((0,) + tuple(shape[1:]), np.float32)
+                  for acc, shape in zip(outs, self._output_shapes)]
+        return self._pack_outputs(values)
 
-    def __call__(self, x, training=False):
-        if not isinstance(x, Tensor):
-            try:
-                x = np.asarray(x)
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"Model inputs must be numeric arrays ({e}). Received: "
-                                 f"{type(x).__name__}") from None
-            if x.dtype.kind not in "biuf" or x.ndim == 0:
-                raise ValueError("Model inputs must be real numbers with a batch axis. "
-                                 f"Received: dtype={x.dtype}, shape {x.shape}")
-            x = Tensor(x.astype(np.float32, copy=False))
-        self.ensure_built(x.shape)
-        return self.call(x, training=training)
+    def _pack_outputs(self, values):
+        return values[0]
+
+    def __call__(self, x, training=False, **kwargs):
+        if graph.is_symbolic(x):
+            return self._call_symbolic(x, **kwargs)
+        if kwargs:
+            raise TypeError(f"Model {self.name!r}: unexpected arguments to __call__. "
+                            f"Received: {sorted(kwargs)}")
+        xs = [_model_input(a) for a in
+              compile_utils.standardize("x", x, self._input_names, "input")]
+        self._ensure_built([t.shape for t in xs])
+        return self._pack_outputs(self._forward(xs, training))
 
     def train_on_batch(self, x, y=None, return_dict=False):
         self._check_compiled()
         if y is None:
             raise ValueError("train_on_batch() needs targets `y`. Received: y=None")
         x, y = self._check_data(x, y)
-        logs = self._run_epoch(x, y, max(len(x), 1), self._train_batch)
-        return logs if return_dict else _as_list(logs, self._metrics)
+        logs = self._run_epoch(x, y, max(len(x[0]), 1), self._train_batch)
+        return logs if return_dict else self._as_list(logs)
 
     def test_on_batch(self, x, y=None, return_dict=False):
         self._check_compiled()
         if y is None:
             raise ValueError("test_on_batch() needs targets `y`. Received: y=None")
         x, y = self._check_data(x, y)
-        logs = self._run_epoch(x, y, max(len(x), 1), self._test_batch)
-        return logs if return_dict else _as_list(logs, self._metrics)
+        logs = self._run_epoch(x, y, max(len(x[0]), 1), self._test_batch)
+        return logs if return_dict else self._as_list(logs)
 
     # ------------------------------------------------------------ saving
     def save_weights(self, filepath):
@@ -333,9 +453,44 @@ def _loss_config(loss):
         return None
 
 
-def _as_list(logs, metrics):
-    values = [logs["loss"]] + [logs[m.name] for m in metrics]
-    return values[0] if len(values) == 1 else values
+def _structure_config(value):
+    """A per-output compile argument as JSON data: names kept, objects serialised."""
+    if isinstance(value, dict):
+        return {k: _structure_config(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_structure_config(v) for v in value]
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return _loss_config(value) if isinstance(value, losses_mod.Loss) else None
+
+
+def _floats(values):
+    return [None if v is None else float(v.item()) for v in values]
+
+
+def _check_cardinality(xs, ys):
+    sizes = {len(a) for a in xs + ys}
+    if len(sizes) > 1:
+        def fmt(arrays):
+            return ", ".join(str(len(a)) for a in arrays)
+        raise ValueError("Data cardinality is ambiguous. Make sure all arrays contain the "
+                         f"same number of samples. Received: 'x' sizes: {fmt(xs)}"
+                         + (f", 'y' sizes: {fmt(ys)}" if ys else ""))
+
+
+def _model_input(x):
+    """One eager model input as a float32 Tensor with a batch axis."""
+    if isinstance(x, Tensor):
+        return x
+    try:
+        x = np.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"Model inputs must be numeric arrays ({e}). Received: "
+                         f"{type(x).__name__}") from None
+    if x.dtype.kind not in "biuf" or x.ndim == 0:
+        raise ValueError("Model inputs must be real numbers with a batch axis. "
+                         f"Received: dtype={x.dtype}, shape {x.shape}")
+    return Tensor(x.astype(np.float32, copy=False))
 
 
 def _numeric_array(name, value):

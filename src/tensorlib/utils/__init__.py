@@ -1,4 +1,21 @@
 """Keras-compatible utilities (``keras.utils``)."""
+import random as _random
+
+import numpy as _np
+
 from .numerical_utils import to_categorical
 
-__all__ = ["to_categorical"]
+
+def set_random_seed(seed):
+    """Keras's ``set_random_seed``: seed Python's ``random``, NumPy's global generator and
+    tensorlib's default generator (weight initialisers, dropout, shuffling)."""
+    from ..random import manual_seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, _np.integer)) or seed < 0:
+        raise ValueError("Expected `seed` argument to be a non-negative integer. Received: "
+                         f"seed={seed!r}")
+    _random.seed(int(seed))
+    _np.random.seed(int(seed) % 2**32)
+    manual_seed(int(seed))
+
+
+__all__ = ["to_categorical", "set_random_seed"]
