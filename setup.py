@@ -1,7 +1,8 @@
 """Build the Cython + OpenMP kernels of tensorlib.
 
-Every ``src/tensorlib/_kernels/*.pyx`` becomes one extension module; the C files in
-``csrc/`` that a module lists in ``C_SOURCES`` are compiled into it. OpenMP flags are
+Every ``src/tensorlib/_kernels/*.pyx`` becomes one extension module (its ``_*.pxi``
+includes and ``_*.pxd`` declarations are part of it: no module of their own); the C files
+in ``csrc/`` that a module lists in ``C_SOURCES`` are compiled into it. OpenMP flags are
 added when the compiler accepts them; otherwise the kernels build serially and a
 warning says so. Cython directives are set here, once. Environment switches:
 
@@ -49,6 +50,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # C sources from csrc/ compiled into each kernel module (module name -> files).
 C_SOURCES = {
     "gemm": ["csrc/cpu_features.c", "csrc/gemm_ukernels.c"],
+}
+
+# Extra gcc/clang flags per kernel module. optim must match NumPy bit for bit: no FMA
+# contraction whatever -m flags are added later (-fno-math-errno only lets sqrt vectorise).
+GCC_FLAGS = {
+    "optim": ["-ffp-contract=off", "-fno-math-errno"],
 }
 
 DIRECTIVES = {
@@ -107,18 +114,25 @@ class BuildExt(build_ext):
                 san = [f"-fsanitize={','.join(SANITIZE)}", "-fno-omit-frame-pointer"]
                 opt = [o for o in opt if not o.startswith("-O")] + ["-g", "-O1"]
         for ext in self.extensions:
-            ext.extra_compile_args = opt + san + cflags + ext.extra_compile_args
+            own = [] if self.compiler.compiler_type == "msvc" else \
+                GCC_FLAGS.get(ext.name.rsplit(".", 1)[-1], [])
+            ext.extra_compile_args = opt + san + cflags + own + ext.extra_compile_args
             ext.extra_link_args = san + lflags + ext.extra_link_args
         super().build_extensions()
 
 
 def _extensions():
+    # cythonize regenerates a module's .c when its .pyx or any .pxi it includes / .pxd it
+    # cimports changes; `depends` makes setuptools recompile it when a csrc header changes.
+    kernels = os.path.join("src", "tensorlib", "_kernels")
+    headers = sorted(glob.glob(os.path.join("csrc", "*.h")))
     exts = []
-    for pyx in sorted(glob.glob(os.path.join("src", "tensorlib", "_kernels", "*.pyx"))):
+    for pyx in sorted(glob.glob(os.path.join(kernels, "*.pyx"))):
         name = os.path.splitext(os.path.basename(pyx))[0]
         exts.append(Extension(
             f"tensorlib._kernels.{name}",
             sources=[pyx] + C_SOURCES.get(name, []),
+            depends=headers,
             include_dirs=[np.get_include(), "csrc"],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         ))

@@ -113,3 +113,20 @@ def machine():
         glibc = "?"
     return {"cpu": model, "simd": simd, "cpus": os.cpu_count(),
             "python": platform.python_version(), "numpy": np.__version__, "libc": glibc}
+
+
+def bootstrap_ratio(a, b, n=10000, seed=0):
+    """Median of ``a`` over median of ``b`` and its 95% percentile interval, resampling the
+    rounds (pairs: both ran in the same round)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(a), (n, len(a)))
+    ratios = np.median(a[idx], axis=1) / np.median(b[idx], axis=1)
+    return float(np.median(a) / np.median(b)), tuple(np.percentile(ratios, [2.5, 97.5]))
+
+
+def verdict(lo, hi, rounds, who="tensorlib"):
+    """'faster' only where the interval excludes 1.0 (ratio = peer / tensorlib)."""
+    if rounds < 3:
+        return "too few rounds for an interval"
+    return f"{who} faster" if lo > 1 else f"{who} slower" if hi < 1 else "no clear difference"

@@ -12,13 +12,14 @@ Backward is what training needs: conv1 (the input layer) computes the weight and
 gradients only; conv2/conv3 also the input gradient; ReLU's own backward is excluded
 (tensorlib fuses ReLU in the conv forward, PyTorch runs it as a separate op).
 
-    python bench/bench_conv.py --threads 1,2
+    python bench/bench_conv.py --threads 1,2 --rounds 5 --peer-python /work/peers/bin/python
 """
 import argparse
 import datetime
 import json
 import os
 import platform
+import random
 import subprocess
 import sys
 import time
@@ -27,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from _fit_common import bootstrap_ratio  # noqa: E402
 
 # glibc returns big freed blocks to the OS (and hands out fresh, page-faulting ones) until
 # its adaptive mmap threshold has grown past them, which made every implementation's
@@ -170,63 +173,82 @@ def main():
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--budget", type=float, default=0.5, help="seconds per measurement")
-    ap.add_argument("--rounds", type=int, default=3,
+    ap.add_argument("--rounds", type=int, default=5,
                     help="child processes per implementation and thread count")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--peer-python", default=sys.executable,
                     help="interpreter with torch installed (PyTorch runs in its own process)")
+    ap.add_argument("--out", default=None, help="raw JSON (default bench/results/...)")
     ap.add_argument("--_child", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--_who", default="native", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a._child:
         child(a._child, a._who, a.batch, a.budget)
         return
-    print(f"# command: {' '.join([Path(sys.executable).name] + sys.argv)}")
-    print(f"# date:    {datetime.datetime.now().isoformat(timespec='seconds')}")
-    print(f"# cpu:     {_cpu_model()} ({os.cpu_count()} logical CPUs)")
-    print(f"# python:  {platform.python_version()}, {_versions()}")
-    print(f"# env:     {' '.join(f'{k}={v}' for k, v in MALLOC_ENV.items())} (see MALLOC_ENV)")
-    print(f"# times:   ms, median over {a.rounds} rounds (one process each) of the median of "
-          f"the round's runs; fwd+bwd = sum; x = speed-up of native")
+    info = {"command": " ".join(["python"] + sys.argv),
+            "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "cpu": f"{_cpu_model()} ({os.cpu_count()} logical CPUs)",
+            "python": f"{platform.python_version()}, {_versions()}", "malloc_env": MALLOC_ENV}
+    print(f"# command: {info['command']}")
+    print(f"# date:    {info['date']}")
+    print(f"# cpu:     {info['cpu']}")
+    print(f"# python:  {info['python']}")
+    print(f"# env:     {' '.join(f'{k}={v}' for k, v in MALLOC_ENV.items())} (see MALLOC_ENV); "
+          "FTZ: tensorlib flushes denormals inside its kernels, PyTorch and NumPy do not")
+    print(f"# times:   ms, median over {a.rounds} rounds (one process each, implementations "
+          "in random order per round) of each round's median; ratio = peer / native with a "
+          "paired bootstrap 95% interval")
     has_torch = not a.no_torch and subprocess.run(
         [a.peer_python, "-c", "import torch"], capture_output=True).returncode == 0
     who_list = ["native", "numpy"] + (["torch"] if has_torch else [])
     counts = [int(t) for t in a.threads.split(",")]
     runs = {(nt, who): [] for nt in counts for who in who_list}
+    loads = []
+    order_rng = random.Random(12345)
     for _ in range(a.rounds):   # rounds alternate thread counts and implementations, so a
         for nt in counts:       # slow phase of this shared machine hits all of them alike
             env = dict(os.environ, TENSORLIB_NUM_THREADS=str(nt), OMP_NUM_THREADS=str(nt),
                        OPENBLAS_NUM_THREADS=str(nt), MKL_NUM_THREADS=str(nt), **MALLOC_ENV)
-            for who in who_list:
+            order = who_list[:]
+            order_rng.shuffle(order)
+            for who in order:
                 py = a.peer_python if who == "torch" else sys.executable
                 cmd = [py, __file__, "--_child", str(nt), "--_who", who,
                        "--batch", str(a.batch), "--budget", str(a.budget)]
+                loads.append(os.getloadavg()[0])
                 out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
                 runs[nt, who].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    results = {}
+    info["loadavg_before_each_child"] = loads
+    info["raw"] = {f"{nt}:{who}": v for (nt, who), v in runs.items()}
+    out = a.out or str(ROOT / "bench" / "results" /
+                       f"conv-b{a.batch}-{info['date'][:10]}.json")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump(info, f, indent=1)
+    print(f"# load:    1-min load average before the children {min(loads):.2f}-{max(loads):.2f}"
+          f"; raw: {os.path.relpath(out)}")
     for nt in counts:
-        # per layer and pass: the median over rounds of each round's median
-        per = {who: np.median(np.array(runs[nt, who]), axis=0).tolist() for who in who_list}
-        results[nt] = [dict({"layer": layer[0]}, **{who: per[who][i] for who in who_list})
-                       for i, layer in enumerate(LAYERS)]
-        print(f"\n## threads = {nt}, batch = {a.batch}, float32")
-        hdr = f"{'layer':30s} {'pass':8s} {'native':>8s} {'numpy':>8s} {'x numpy':>8s}"
-        print(hdr + (f" {'torch':>8s} {'x torch':>8s}" if has_torch else ""))
-        for row in results[nt]:
-            for k, label in ((0, "fwd"), (1, "bwd"), (None, "fwd+bwd")):
-                t = {who: (sum(row[who]) if k is None else row[who][k]) for who in who_list}
-                line = (f"{row['layer'] if k == 0 else '':30s} {label:8s} {t['native']:8.3f} "
-                        f"{t['numpy']:8.2f} {t['numpy'] / t['native']:7.1f}x")
-                if has_torch:
-                    line += f" {t['torch']:8.3f} {t['torch'] / t['native']:7.2f}x"
-                print(line)
-    counts = sorted(results)
-    if len(counts) > 1:
-        lo, hi = counts[0], counts[-1]
-        print(f"\n## native scaling, fwd+bwd: {hi} threads vs {lo}")
-        for r_lo, r_hi in zip(results[lo], results[hi]):
-            s = sum(r_lo["native"]) / sum(r_hi["native"])
-            print(f"{r_lo['layer']:30s} {s:5.2f}x")
+        _report(nt, runs, who_list, a)
+
+
+def _report(nt, runs, who_list, a):
+    """Per layer and pass: the median over rounds of each round's median, and the ratio of
+    each peer to native with its bootstrap interval over the (paired) rounds."""
+    arr = {who: np.array(runs[nt, who]) for who in who_list}    # rounds x layers x 2
+    print(f"\n## threads = {nt}, batch = {a.batch}, float32")
+    hdr = f"{'layer':30s} {'pass':8s} {'native':>8s} {'numpy':>8s} {'numpy/native':>22s}"
+    print(hdr + (f" {'torch':>8s} {'torch/native':>22s}" if "torch" in arr else ""))
+    for i, layer in enumerate(LAYERS):
+        for k, label in ((0, "fwd"), (1, "bwd"), (None, "fwd+bwd")):
+            t = {who: (v[:, i, :].sum(axis=1) if k is None else v[:, i, k])
+                 for who, v in arr.items()}
+            line = f"{layer[0] if k == 0 else '':30s} {label:8s} {np.median(t['native']):8.3f}"
+            for peer in [w for w in ("numpy", "torch") if w in t]:
+                r, (lo, hi) = bootstrap_ratio(t[peer], t["native"])
+                line += (f" {np.median(t[peer]):8.3f} {r:6.2f}x [{lo:5.2f},{hi:5.2f}]"
+                         f"{'*' if lo > 1 or hi < 1 else ' '}")
+            print(line)
+    print("(* the interval excludes 1.0)")
 
 
 if __name__ == "__main__":

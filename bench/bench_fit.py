@@ -40,7 +40,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _fit_common import BATCH, CONVNET, Usage, keras_init, load_fashion_mnist, machine  # noqa
+from _fit_common import (BATCH, CONVNET, Usage, bootstrap_ratio, keras_init,  # noqa: E402
+                         load_fashion_mnist, machine, verdict)
 
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
 IMPLS = ["tensorlib", "torch-nchw", "torch-cl", "keras", "numpy", "tensorlib-numpy"]
@@ -147,7 +148,8 @@ def child_torch(args, channels_last):
     xt, yt = xt[:args.limit], yt[:args.limit]
     w = keras_init(args.model, SEED)
     if args.model == CONVNET:
-        to_t = (lambda a: torch.from_numpy(a.transpose(0, 3, 1, 2).copy()))
+        def to_t(a):
+            return torch.from_numpy(a.transpose(0, 3, 1, 2).copy())
         model = nn.Sequential(
             nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
@@ -248,16 +250,6 @@ def child(args):
 
 
 # ---------------------------------------------------------------- orchestration
-def bootstrap_ratio(a, b, n=10000, seed=0):
-    """Median of ``a`` over median of ``b`` and its 95% percentile interval, resampling the
-    rounds (pairs: both ran in the same round)."""
-    a, b = np.asarray(a), np.asarray(b)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(a), (n, len(a)))
-    ratios = np.median(a[idx], axis=1) / np.median(b[idx], axis=1)
-    return float(np.median(a) / np.median(b)), tuple(np.percentile(ratios, [2.5, 97.5]))
-
-
 def run_child(args, impl, env):
     py = args.peer_python if impl in PEERS else sys.executable
     cmd = [py, __file__, "--child", impl, "--task", args.task, "--model", args.model,
@@ -330,7 +322,8 @@ def report(results, task, path):
                 v = [r[k] for r in recs]
                 extra = ""
                 if task == "fit":
-                    extra = (f"  minor faults {statistics.median(r['minor_faults'] for r in recs):.0f}"
+                    faults = statistics.median(r["minor_faults"] for r in recs)
+                    extra = (f"  minor faults {faults:.0f}"
                              f"  sys {statistics.median(r['sys_s'] for r in recs):.2f} s"
                              f"  acc {statistics.median(r['accuracy'] for r in recs):.4f}")
                 print(f"  {impl:15s} {statistics.median(v):8.3f} ({min(v):.3f}-{max(v):.3f})"
@@ -341,11 +334,8 @@ def report(results, task, path):
                     if impl == "tensorlib":
                         continue
                     ratio, (lo, hi) = bootstrap_ratio([r[k] for r in recs], tl)
-                    verdict = ("too few rounds for an interval" if len(tl) < 3 else
-                               "tensorlib faster" if lo > 1 else
-                               "tensorlib slower" if hi < 1 else "no clear difference")
                     print(f"  {impl:15s} / tensorlib = {ratio:.2f}x  95% CI [{lo:.2f}, {hi:.2f}]"
-                          f"  -> {verdict}")
+                          f"  -> {verdict(lo, hi, len(tl))}")
 
 
 if __name__ == "__main__":

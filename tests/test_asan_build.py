@@ -9,10 +9,11 @@ import pytest
 import tensorlib._kernels.conv
 import tensorlib._kernels.elementwise
 import tensorlib._kernels.gemm
+import tensorlib._kernels.optim
 import tensorlib._kernels.pool
 
 MODULES = [tensorlib._kernels.conv, tensorlib._kernels.elementwise, tensorlib._kernels.gemm,
-           tensorlib._kernels.pool]
+           tensorlib._kernels.optim, tensorlib._kernels.pool]
 
 
 @pytest.mark.skipif(os.environ.get("TENSORLIB_EXPECT_ASAN") != "1",

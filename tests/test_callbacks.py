@@ -381,3 +381,19 @@ def test_callbacks_get():
         cb.EarlyStopping(mode="min")
     with pytest.warns(UserWarning, match="mode 'down' is unknown"):
         cb.EarlyStopping(mode="down")
+
+
+def test_early_stopping_mode_auto_reads_a_real_models_metric_objects():
+    """A metric the name rules do not know ('hits') gets its direction from the compiled
+    metric object, which Model.metrics exposes once the first fit resolved it."""
+    import tensorlib as tl
+    rng = np.random.default_rng(0)
+    model = tl.Sequential([tl.Input((4,)), tl.layers.Dense(3, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy",
+                  metrics=[tl.metrics.SparseCategoricalAccuracy(name="hits")])
+    assert model.metrics == []
+    x, y = rng.normal(size=(16, 4)).astype("f4"), rng.integers(0, 3, 16)
+    es = cb.EarlyStopping(monitor="val_hits", patience=5)
+    model.fit(x, y, validation_data=(x, y), epochs=1, verbose=0, callbacks=[es])
+    assert [m.name for m in model.metrics] == ["hits"]
+    assert es.monitor_op is np.greater

@@ -176,14 +176,6 @@ def simd(request):
         kgemm._set_simd_level(None)
 
 
-def test_best_conv_kernels_are_the_default_where_the_cpu_has_them():
-    if FLAGS is None:
-        pytest.skip("no /proc/cpuinfo to compare the library's CPU detection with")
-    if os.environ.get("TENSORLIB_SIMD", "").strip():
-        pytest.skip("TENSORLIB_SIMD asks for a given level")
-    assert kconv.tile_info()["level"] == (2 if HAS_AVX512 else 1 if HAS_AVX2 else 0)
-
-
 def test_one_simd_dispatcher_for_gemm_and_conv():
     """TENSORLIB_SIMD=generic lowers the GEMM and the conv tiles alike (a subprocess, as
     the variable is read once per process)."""

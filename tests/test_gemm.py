@@ -131,8 +131,10 @@ def test_small_blocks_cross_every_loop(level, path, small_blocks, rng, ta, tb):
 
 
 def test_direct_path_k_super_blocks(level, rng):
-    """The unpacked-A path packs op(B) whole; a small cap forces several K passes."""
-    old = gemm._tuning(direct_a_max_n=10**9, direct_b_max=1000, direct_chunk_rows=7)
+    """The unpacked-A path packs op(B) whole; a small cap forces several K passes (the K
+    split, which would take (50, 3, 3000), is off)."""
+    old = gemm._tuning(direct_a_max_n=10**9, direct_b_max=1000, direct_chunk_rows=7,
+                       ksplit_max=1)
     try:
         for (m, n, k), ta in [((97, 40, 1001), False), ((13, 70, 257), True),
                               ((50, 3, 3000), False)]:
@@ -225,6 +227,78 @@ def test_threads_give_identical_bits(rng, m, n, k):
     C1 = gemm.sgemm(A, B, nthreads=1)
     for nt in (2, 3, 4):
         assert np.array_equal(gemm.sgemm(A, B, nthreads=nt), C1)
+
+
+# ------------------------------------------------------------------------ K split ---
+# A K-dominant product (C of <= ksplit_max_mn elements, K >= 2 * ksplit_min_k) is cut
+# into S = min(ksplit_max, K // ksplit_min_k) slices of K, a function of the shape only.
+
+KSPLIT_SHAPES = [(5, 3, 2000), (97, 151, 1100), (1, 300, 2100), (33, 17, 5003)]
+
+
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True)])
+@pytest.mark.parametrize("m,n,k", KSPLIT_SHAPES)
+def test_ksplit_matches_numpy_and_threads(level, path, rng, m, n, k, ta, tb):
+    """Correct (alpha, beta, transposes, every kernel, both paths) and bit-identical at
+    1, 2, 3 and 7 threads."""
+    A, B = _operands(rng, m, n, k, ta, tb)
+    C0 = rng.standard_normal((m, n)).astype(np.float32)
+    ref, bound = _ref(A, B, C0, -0.75, 0.5, ta, tb)
+    runs = []
+    for nt in (1, 2, 3, 7):
+        C = C0.copy()
+        gemm.sgemm(A, B, C, alpha=-0.75, beta=0.5, trans_a=ta, trans_b=tb, nthreads=nt)
+        _check(C, ref, bound, k, np.float32)
+        runs.append(C)
+    for C in runs[1:]:
+        np.testing.assert_array_equal(C, runs[0])
+
+
+def test_ksplit_is_the_ordered_sum_of_its_slices(rng):
+    """The issue's weight-gradient shape A (288 x 7744) @ B (7744 x 64) is computed as 8
+    K slices (each a GEMM too short to split again), added in slice order: exactly
+    that sum, at every thread count (the slicing depends on the shape only)."""
+    m, k, n = 288, 7744, 64
+    t = gemm._tuning()
+    S = min(t["ksplit_max"], k // t["ksplit_min_k"])
+    assert S > 1 and k // S < 2 * t["ksplit_min_k"] and m * n <= t["ksplit_max_mn"]
+    A, B = _operands(rng, m, n, k, False, False)
+    bounds = [k * s // S for s in range(S + 1)]
+    want = gemm.sgemm(A[:, :bounds[1]], B[:bounds[1]])
+    for s in range(1, S):
+        want += gemm.sgemm(A[:, bounds[s]:bounds[s + 1]], B[bounds[s]:bounds[s + 1]])
+    for nt in (1, 2, 3, 7):
+        np.testing.assert_array_equal(gemm.sgemm(A, B, nthreads=nt), want)
+
+
+def test_ksplit_float64_and_beta_zero_never_reads_c(rng):
+    A, B = _operands(rng, 40, 24, 3001, False, False, np.float64)
+    ref, bound = _ref(A, B, None, 2.0, 0.0, False, False)
+    outs = []
+    for nt in (1, 3):
+        C = np.full((40, 24), np.nan)
+        gemm.dgemm(A, B, C, alpha=2.0, beta=0.0, nthreads=nt)
+        _check(C, ref, bound, 3001, np.float64)
+        outs.append(C)
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_tasks_repeat_identically_under_contention(rng):
+    """Many steps through two shared B buffers (tiny blocks), more threads than cores,
+    run repeatedly: the task protocol (csrc/tl_tasks.h) gives the same bits every time
+    and never hangs."""
+    old = gemm._tuning(serial_below=0, nopack_below=0, direct_a_max_n=0)
+    gemm._set_blocks(mc=16, kc=16, nc=64)
+    try:
+        A, B = _operands(rng, 70, 300, 190, False, False)
+        ref, bound = _ref(A, B, None, 1.0, 0.0, False, False)
+        first = gemm.sgemm(A, B, nthreads=1)
+        _check(first, ref, bound, 190, np.float32)
+        for i in range(30):
+            np.testing.assert_array_equal(gemm.sgemm(A, B, nthreads=(3, 7)[i % 2]), first)
+    finally:
+        gemm._tuning(**old)
+        gemm._reset_blocks()
 
 
 def test_c_aliasing_an_input(rng):
@@ -320,6 +394,7 @@ def test_env_var_forces_lower_or_equal_level(value):
 
 def test_tuning_hook():
     old = gemm._tuning()
+    assert {"ksplit_max_mn", "ksplit_min_k", "ksplit_max"} <= set(old)
     assert gemm._tuning(serial_below=5.0) == old
     assert gemm._tuning(**old)["serial_below"] == 5.0
     assert gemm._tuning() == old

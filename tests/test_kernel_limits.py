@@ -137,17 +137,32 @@ def test_backend_backward_refuses_huge_x_shape(backend):
 
 
 def test_huge_but_representable_allocation_is_a_memory_error():
-    """Dilation 2**27 on a 1x1 'same' input: a 2**56-element padded image is
-    representable, so allocating it fails cleanly (MemoryError), never wraps. (Under
-    AddressSanitizer, malloc must return NULL for it rather than abort.)"""
+    """Dilation 2**27 on a 1x1 'same' input: the direct kernel's 2**56-element padded
+    image is representable, so allocating it fails cleanly (MemoryError), never wraps;
+    im2col + GEMM needs no padded image and gives the right answer (only the centre tap
+    is in bounds); the public op (whichever kernel the backend picks, and the NumPy
+    reference) either raises MemoryError or gives that answer. (Under AddressSanitizer,
+    malloc must return NULL for it rather than abort.)"""
     asan = os.environ.get("ASAN_OPTIONS", "")
     out = run_snippet(f"""
+        x, w = {X1}, {W3}
+        g = native.geometry(x.shape, (3, 3), (1, 1), "same", (2**27, 2**27))
+        args = ((g.sh, g.sw), (g.dh, g.dw), (g.pt, g.pl))
+        y = np.full((1, 1, 1, 1), np.nan, np.float32)
+        expect(lambda: conv.conv2d_forward_direct(x, w, None, y, *args), MemoryError)
+        conv.conv2d_forward_gemm(x, w, None, y, *args)
+        assert y.ravel().tolist() == [1.0], y
         for name in ("native", "numpy"):
             tl.set_backend(name)
-            expect(lambda: F.conv2d({X1}, {W3}, dilation_rate=2**27, padding="same"),
-                   MemoryError)
+            try:
+                got = F.conv2d(x, w, dilation_rate=2**27, padding="same").numpy()
+            except MemoryError:
+                print("RAISED", name)
+            else:
+                assert got.ravel().tolist() == [1.0], (name, got)
+                print("RIGHT", name)
     """, ASAN_OPTIONS=(asan + ":" if asan else "") + "allocator_may_return_null=1")
-    assert out.count("RAISED") == 2
+    assert out.count("RAISED") + out.count("RIGHT") == 3, out
 
 
 # ------------------------------------------------------- huge windows that fit --

@@ -204,32 +204,63 @@ def _grad_of(fn, x):
     return out.item(), t.grad.numpy().copy()
 
 
-@pytest.mark.parametrize("smoothing", [0.0, 0.15])
-def test_fused_categorical_equals_unfused_on_softmax_outputs(rng, smoothing, monkeypatch):
-    logits = rng.normal(size=(6, 5)) * 2
-    y = _onehot(rng.integers(0, 5, size=6), 5)
-    loss = losses.CategoricalCrossentropy(label_smoothing=smoothing)
-    assert loss.fuses_softmax is True
-    assert losses.CategoricalCrossentropy(from_logits=True).fuses_softmax is False
+def _plain_softmax(t, axis=-1):
+    """softmax(t) through autograd, without the record that lets a loss fuse it."""
+    p = tl.softmax(t, axis)
+    p._softmax_of = None
+    return p
+
+
+@pytest.fixture
+def fused_calls(monkeypatch):
     calls = []
     real = functional.softmax_cross_entropy
     monkeypatch.setattr(functional, "softmax_cross_entropy",
                         lambda *a: calls.append(1) or real(*a))
-    v_unfused, g_unfused = _grad_of(lambda t: loss(y, tl.softmax(t)), logits)
-    v_fused, g_fused = _grad_of(lambda t: loss.from_logits_call(y, t), logits)
-    assert calls == [1]
+    return calls
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.15])
+def test_categorical_loss_on_a_softmax_output_runs_the_fused_kernel(rng, smoothing,
+                                                                     fused_calls):
+    """As in Keras: the loss sees that y_pred came from a softmax and uses its input."""
+    logits = rng.normal(size=(6, 5)) * 2
+    y = _onehot(rng.integers(0, 5, size=6), 5)
+    loss = losses.CategoricalCrossentropy(label_smoothing=smoothing)
+    v_unfused, g_unfused = _grad_of(lambda t: loss(y, _plain_softmax(t)), logits)
+    assert fused_calls == []
+    v_fused, g_fused = _grad_of(lambda t: loss(y, tl.softmax(t)), logits)
+    assert fused_calls == [1]
     assert abs(v_fused - v_unfused) < 1e-12
     np.testing.assert_allclose(g_fused, g_unfused, rtol=1e-9, atol=1e-13)
+    v_direct, _ = _grad_of(lambda t: loss.from_logits_call(y, t), logits)
+    assert v_direct == v_fused
+
+
+def test_no_fusion_where_it_would_be_wrong(rng, fused_calls):
+    """from_logits=True takes y_pred as logits; a softmax over another axis than the class
+    axis, or a cast y_pred, is not the loss's softmax."""
+    logits = rng.normal(size=(6, 5))
+    y = _onehot(rng.integers(0, 5, size=6), 5)
+    t = tl.tensor(logits)
+    a = losses.CategoricalCrossentropy(from_logits=True)(y, tl.softmax(t)).item()
+    b = losses.categorical_crossentropy(y, tl.softmax(t).numpy(), from_logits=True).numpy()
+    assert a == pytest.approx(b.mean(), rel=1e-12)
+    p0 = tl.softmax(t, axis=0)
+    c = losses.CategoricalCrossentropy()(y, p0).item()
+    assert c == pytest.approx(losses.CategoricalCrossentropy()(y, p0.numpy()).item(), rel=1e-12)
+    losses.CategoricalCrossentropy(dtype="float32")(y, tl.softmax(t))
+    assert fused_calls == []
 
 
 @pytest.mark.parametrize("shape", [(6,), (6, 1)])
-def test_fused_sparse_equals_unfused(rng, shape):
+def test_fused_sparse_equals_unfused(rng, shape, fused_calls):
     logits = rng.normal(size=(6, 4))
     labels = rng.integers(0, 4, size=6).reshape(shape)
     loss = losses.SparseCategoricalCrossentropy()
-    assert loss.fuses_softmax
-    v_unfused, g_unfused = _grad_of(lambda t: loss(labels, tl.softmax(t)), logits)
-    v_fused, g_fused = _grad_of(lambda t: loss.from_logits_call(labels, t), logits)
+    v_unfused, g_unfused = _grad_of(lambda t: loss(labels, _plain_softmax(t)), logits)
+    v_fused, g_fused = _grad_of(lambda t: loss(labels, tl.softmax(t)), logits)
+    assert fused_calls == [1]
     assert abs(v_fused - v_unfused) < 1e-12
     np.testing.assert_allclose(g_fused, g_unfused, rtol=1e-9, atol=1e-13)
 

@@ -153,7 +153,8 @@ def test_env_thread_count_runs_kernels():
 @pytest.fixture
 def parallel():
     """Every kernel module's serial thresholds at 0 (small ReLU chunks too), restored."""
-    saved = [(m, m._set_thresholds(serial_below=0)) for m in (kconv, kpool)]
+    saved = [(kconv, kconv._set_thresholds(serial_below=0, reduce_below=0)),
+             (kpool, kpool._set_thresholds(serial_below=0))]
     saved.append((kgemm, kgemm._set_thresholds(serial_below=0, nopack_below=0)))
     saved.append((kew, kew._set_thresholds(serial_below=0, chunk=1000)))
     yield
@@ -176,7 +177,8 @@ def _same_bits(results):
 
 
 GEMM_SHAPES = [(1, 1, 1), (7, 13, 97), (5, 3, 2000), (97, 251, 13), (33, 1, 517),
-               (1, 300, 7), (150, 130, 300), (13, 70, 1001), (200, 17, 3)]
+               (1, 300, 7), (150, 130, 300), (13, 70, 1001), (200, 17, 3),
+               (29, 41, 3333)]       # (5, 3, 2000) and (29, 41, 3333) take the K split
 
 
 _CPU = kgemm.simd_info()["cpu"]      # test_gemm checks it against /proc/cpuinfo
@@ -188,8 +190,8 @@ GEMM_LEVELS = ["ref"] + (["avx2"] if _CPU != "ref" else []) \
 @pytest.mark.parametrize("direct", [False, True], ids=["packed", "direct"])
 @pytest.mark.parametrize("level", GEMM_LEVELS)
 def test_gemm_parallel_paths(parallel, rng, dtype, direct, level):
-    """Awkward and K-dominant shapes, with small blocks so that every thread gets tasks,
-    for every micro-kernel the CPU runs."""
+    """Awkward and K-dominant shapes (K split), with small blocks so that every thread
+    gets tasks, for every micro-kernel the CPU runs."""
     assert kgemm._set_simd_level(level) == level
     old = kgemm._tuning(direct_a_max_n=10**9 if direct else 0, direct_b_max=2000,
                         direct_chunk_rows=5)

@@ -17,7 +17,7 @@ from .random import Generator, manual_seed
 from ._threads import set_num_threads, get_num_threads
 from .backend import set_backend, get_backend
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 from . import functional, datasets, utils  # noqa: E402
 from . import activations, initializers, optimizers, losses, metrics, callbacks  # noqa: E402

@@ -10,6 +10,11 @@ visited in argument order, so the order is deterministic), then one pass in reve
 order that sums gradients per node (never overwriting), reduces broadcast gradients back
 to each input's shape, accumulates into leaves' ``.grad`` and frees the graph unless
 ``retain_graph`` is set.
+
+Imports go one way: ``autograd`` <- ``ops`` / ``ops_shape`` <- ``tensor``. This module never
+imports ``tensor``: ``tensorlib.tensor`` registers its ``Tensor`` class once with
+:func:`register_tensor_class`, and ``Function.apply`` wraps outputs in it. The engine
+touches tensors only through ``data``, ``shape``, ``dtype``, ``_ctx`` and ``_accumulate``.
 """
 import contextlib
 import functools
@@ -72,6 +77,16 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
+_tensor_class = None
+
+
+def register_tensor_class(cls):
+    """Make ``cls`` the class that ``Function.apply`` recognises as a graph input and wraps
+    its outputs in (called once, by tensorlib.tensor)."""
+    global _tensor_class
+    _tensor_class = cls
+
+
 class Function:
     """Base of every differentiable op. Subclasses define ``forward`` and ``backward``."""
 
@@ -79,7 +94,7 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **params):
-        from .tensor import Tensor
+        Tensor = _tensor_class
         ctx = cls()
         ctx.needs_input_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
         raw = [t.data if isinstance(t, Tensor) else t for t in inputs]

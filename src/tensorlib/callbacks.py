@@ -476,9 +476,6 @@ class CSVLogger(Callback):
 
         if self.keys is None:
             self.keys = sorted(logs.keys())
-            for name in getattr(self.model, "metrics_names", None) or []:
-                if name.startswith("val_") and name not in self.keys:
-                    self.keys.append(name)
         if self.writer is None:
             class _Dialect(csv.excel):
                 delimiter = self.sep

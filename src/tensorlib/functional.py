@@ -5,11 +5,10 @@ forward and backward side by side, computing only the gradients that are needed.
 """
 import numpy as np
 
-from ._kernels import elementwise as _ew
-from ._threads import get_num_threads
 from .autograd import Function
 from .backend import get_backend
 from .backend._shapes import MAX_WINDOW, geometry, int_tuple, normalize_padding
+from .ops import relu_grad
 from .tensor import Tensor, _as_tensor
 
 
@@ -65,18 +64,18 @@ class Conv2D(Function):
         self.x, self.w, self.relu = x, w, relu
         self.has_bias = b is not None
         y = get_backend().conv2d_forward(x, w, b, strides, padding, dilation, relu=relu)
-        self.y = y if relu else None
+        self.relu_y = y if relu else None       # see MaxPool2D: the ReLU-mask protocol
         return y
 
     def backward(self, g):
-        if self.relu:
-            g = relu_grad(self.y, g)
+        if self.relu and g is not getattr(self, "premasked", None):
+            g = relu_grad(self.relu_y, g)
         be = get_backend()
         need_x, need_w, need_b = self.needs_input_grad
         need_b = need_b and self.has_bias
         gx = be.conv2d_backward_input(g, self.w, self.x.shape, *self.args) if need_x else None
         gw = gb = None
-        if need_w and need_b and hasattr(be, "conv2d_backward_weight_bias"):
+        if need_w and need_b:
             gw, gb = be.conv2d_backward_weight_bias(g, self.x, self.w.shape, *self.args)
         else:
             if need_w:
@@ -84,17 +83,6 @@ class Conv2D(Function):
             if need_b:
                 gb = be.conv2d_backward_bias(g)
         return gx, gw, gb
-
-
-def relu_grad(y, g):
-    """``g`` masked to 0 where the ReLU output ``y <= 0`` (threaded kernel). Where ``y``
-    is NaN the gradient passes, as in PyTorch (threshold_backward(grad, result, 0))."""
-    if g.dtype != y.dtype or y.dtype not in (np.float32, np.float64):
-        return np.where(y <= 0, 0, g).astype(y.dtype, copy=False)
-    out = np.empty(y.shape, y.dtype)
-    _ew.relu_backward(y.reshape(-1), np.ascontiguousarray(g).reshape(-1), out.reshape(-1),
-                      get_num_threads())
-    return out
 
 
 def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1,
@@ -128,13 +116,29 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1,
 
 # ---------------------------------------------------------------- pooling
 class MaxPool2D(Function):
-    def forward(self, x, pool_size=(2, 2), strides=(2, 2), padding="valid"):
+    """Max pooling. When its input is a ReLU output (``relu_src``: the Function that made
+    it, which keeps that output as ``relu_y``), backward applies the ReLU's mask here, to
+    the pooled gradient (a quarter of the size for 2x2 windows): an input element gets a
+    gradient only if it is a window's argmax, and then it equals the pooled value, so
+    ``y_input <= 0`` there iff ``y_pooled <= 0``. The result is handed to the ReLU's
+    Function as ``premasked``; if the engine passes that very array on (no other reader
+    added to it), the ReLU skips its own mask pass over the full-size gradient, otherwise
+    it masks the sum again (masking twice changes nothing)."""
+
+    def forward(self, x, pool_size=(2, 2), strides=(2, 2), padding="valid", relu_src=None):
         self.args, self.x_shape = (pool_size, strides, padding), x.shape
         y, self.argmax = get_backend().max_pool2d_forward(x, pool_size, strides, padding)
+        self.relu_src, self.y = (relu_src, y) if relu_src is not None else (None, None)
         return y
 
     def backward(self, g):
-        return get_backend().max_pool2d_backward(g, self.argmax, self.x_shape, *self.args)
+        src = self.relu_src
+        if src is not None and not src.released:
+            g = np.where(self.y <= 0, 0, g)          # keeps g where y is NaN, as ReLU does
+        gx = get_backend().max_pool2d_backward(g, self.argmax, self.x_shape, *self.args)
+        if src is not None and not src.released:
+            src.premasked = gx
+        return gx
 
 
 class AvgPool2D(Function):
@@ -153,6 +157,9 @@ def _pool(op, cls, x, pool_size, strides, padding):
     strides = pool_size if strides is None else _pair(op, "strides", strides)
     padding = normalize_padding(padding)
     _check_window(op, x.shape, pool_size, strides, padding, (1, 1))
+    if cls is MaxPool2D and getattr(x._ctx, "relu_y", None) is not None:
+        return cls.apply(x, pool_size=pool_size, strides=strides, padding=padding,
+                         relu_src=x._ctx)
     return cls.apply(x, pool_size=pool_size, strides=strides, padding=padding)
 
 
@@ -169,14 +176,9 @@ def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):
 # ---------------------------------------------------------------- linear
 class Linear(Function):
     def forward(self, x, w, b, relu=False):
-        be = get_backend()
         self.x, self.w, self.relu, self.has_bias = x, w, relu, b is not None
-        y = be.gemm(x, w)
-        if b is not None:
-            y += b
-        if relu:
-            np.maximum(y, 0, out=y)
-            self.y = y
+        y = linear_array(x, w, b, relu)
+        self.y = y if relu else None
         return y
 
     def backward(self, g):
@@ -205,6 +207,33 @@ def linear(x, kernel, bias=None, activation=None):
     _check_bias(op, bias, kernel.shape[1])
     _check_activation(op, activation)
     return Linear.apply(x, kernel, bias, relu=activation == "relu")
+
+
+# ---------------------------------------------------------------- planned inference
+# Array in, array out: the forward passes of the ops above for a model's planned inference
+# (models/sequential.py), which checks shapes and dtypes once when it builds the plan.
+# No autograd record and no argument checks; the same backend calls as the Functions
+# above, so the same results bit for bit.
+def conv2d_array(x, w, b, strides, padding, dilation, relu):
+    return get_backend().conv2d_forward(x, w, b, strides, padding, dilation, relu=relu)
+
+
+def max_pool2d_array(x, pool_size, strides, padding):
+    return get_backend().max_pool2d_forward(x, pool_size, strides, padding)[0]
+
+
+def avg_pool2d_array(x, pool_size, strides, padding):
+    return get_backend().avg_pool2d_forward(x, pool_size, strides, padding)
+
+
+def linear_array(x, w, b, relu):
+    """``x @ w + b``, ReLU applied in place when ``relu`` (max(y, 0): NaN kept)."""
+    y = get_backend().gemm(x, w)
+    if b is not None:
+        y += b
+    if relu:
+        np.maximum(y, 0, out=y)
+    return y
 
 
 # ---------------------------------------------------------------- softmax cross-entropy

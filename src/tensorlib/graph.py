@@ -128,12 +128,6 @@ class Graph:
         for node in self.nodes:
             if not any(node.layer is la for la in self.layers):
                 self.layers.append(node.layer)
-        # How many nodes read each tensor (an output read inside the graph too cannot be
-        # replaced by its logits).
-        self.consumers = {}
-        for node in self.nodes:
-            for t in node.inputs:
-                self.consumers[id(t)] = self.consumers.get(id(t), 0) + 1
 
     def _ordered_nodes(self, where):
         input_ids = {id(t) for t in self.inputs}
@@ -173,18 +167,13 @@ class Graph:
                             f"inputs={[x.name for x in self.inputs]}")
         return order
 
-    def run(self, values, training=False, logits=()):
-        """Replay the graph on ``values`` (Tensors, one per input); ``logits`` holds the
-        indices of outputs whose producing layer should return its pre-activation."""
+    def run(self, values, training=False):
+        """Replay the graph on ``values`` (Tensors, one per input)."""
         env = {id(t): v for t, v in zip(self.inputs, values)}
-        want_logits = {id(self.outputs[i].node) for i in logits}
         for node in self.nodes:
             args = pack_like(node.args, [env[id(t)] if isinstance(t, SymbolicTensor) else t
                                          for t in flatten(node.args)])
-            if id(node) in want_logits:
-                out = node.layer.call(args, training=training, logits=True)
-            else:
-                out = node.layer.call(args, training=training)
+            out = node.layer.call(args, training=training)
             if node.single_output:
                 env[id(node.outputs[0])] = out
             else:

@@ -10,9 +10,11 @@ Numerics follow Keras: probabilities are clipped to ``[1e-7, 1 - 1e-7]`` and cat
 cross-entropy first renormalises ``y_pred`` to sum to one over the last axis.
 
 ``CategoricalCrossentropy`` / ``SparseCategoricalCrossentropy`` built with
-``from_logits=False`` carry ``fuses_softmax = True``: a model whose last layer is a
-softmax may call ``loss.from_logits_call(y_true, logits)`` instead, which runs the fused
-kernel ``functional.softmax_cross_entropy`` on the pre-softmax logits.
+``from_logits=False`` look at ``y_pred`` as Keras does: when it was made by a softmax over
+the class axis (``Tensor.softmax`` records its input as ``y_pred._softmax_of``), the loss is
+computed by ``from_logits_call`` on the softmax's input, the fused kernel
+``functional.softmax_cross_entropy``; its gradient flows to that input directly, and the
+softmax output itself serves the metrics. No layer or model needs to know.
 """
 import inspect
 import warnings
@@ -267,8 +269,6 @@ def _reduce(values, sample_weight, reduction, mask=None):
 class Loss:
     """Base class: ``__call__(y_true, y_pred, sample_weight=None)`` reduces ``call``."""
 
-    fuses_softmax = False
-
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
         if reduction not in REDUCTIONS:
             raise ValueError(f"Invalid value for argument `reduction`. Expected one of "
@@ -364,9 +364,16 @@ class BinaryCrossentropy(LossFunctionWrapper):
 class _SoftmaxFusable(LossFunctionWrapper):
     """Shared by the two categorical losses: the fused softmax-cross-entropy entry point."""
 
-    @property
-    def fuses_softmax(self):
-        return not self.from_logits
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        source = None if self.from_logits else getattr(y_pred, "_softmax_of", None)
+        if source is not None and (self.dtype is None or y_pred.dtype == np.dtype(self.dtype)):
+            logits, axis = source
+            if axis % max(logits.ndim, 1) == self._class_axis(logits.ndim):
+                return self.from_logits_call(y_true, logits, sample_weight)
+        return super().__call__(y_true, y_pred, sample_weight)
+
+    def _class_axis(self, ndim):
+        return getattr(self, "axis", -1) % max(ndim, 1)
 
     def from_logits_call(self, y_true, logits, sample_weight=None):
         """The loss of ``softmax(logits)``, via the fused kernel when it applies (rank-2

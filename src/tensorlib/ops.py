@@ -5,9 +5,8 @@ shape. Inputs that are plain scalars or arrays are constants and get no gradient
 """
 import numpy as np
 
-from . import _threads
 from .autograd import Function
-from ._kernels import elementwise as _ew
+from .backend import get_backend
 
 
 def broadcast_shape(op, a, b):
@@ -120,7 +119,6 @@ class MatMul(Function):
 def matmul_arrays(a, b):
     """``a @ b``; 2-D float products of one dtype go to the active backend's GEMM."""
     if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype.kind == "f":
-        from .backend import get_backend
         return get_backend().gemm(a, b)
     return np.matmul(a, b)
 
@@ -187,26 +185,30 @@ class Clip(Function):
 
 
 class ReLU(Function):
+    """``max(a, 0)``. ``relu_y`` (the output) and ``premasked`` follow the protocol that
+    functional.MaxPool2D uses to apply the ReLU mask on its own, smaller gradient."""
+
     def forward(self, a):
         if a.dtype.kind == "c":
             raise TypeError(f"relu: complex tensors are not supported. Received: "
                             f"dtype={a.dtype}")
         if a.dtype in (np.float32, np.float64):
-            flat = np.ascontiguousarray(a).reshape(-1)
-            out = np.empty_like(flat)
-            _ew.relu_forward(flat, out, _threads.get_num_threads())
-            self.out = out.reshape(a.shape)
+            self.out = get_backend().relu_forward(a)
         else:
             self.out = np.maximum(a, 0)
+        self.relu_y = self.out
         return self.out
 
     def backward(self, g):
-        if g.dtype == self.out.dtype and g.dtype in (np.float32, np.float64):
-            gc = np.ascontiguousarray(g).reshape(-1)
-            gi = np.empty_like(gc)
-            _ew.relu_backward(self.out.reshape(-1), gc, gi, _threads.get_num_threads())
-            return gi.reshape(g.shape)
-        return np.where(self.out > 0, g, 0)
+        return g if g is getattr(self, "premasked", None) else relu_grad(self.out, g)
+
+
+def relu_grad(y, g):
+    """``g`` masked to 0 where the ReLU output ``y <= 0``, in ``y``'s dtype. Where ``y`` is
+    NaN the gradient passes, as in PyTorch (threshold_backward(grad, result, 0))."""
+    if y.dtype in (np.float32, np.float64):
+        return get_backend().relu_backward(y, g)
+    return np.where(y <= 0, 0, g).astype(y.dtype, copy=False)
 
 
 class Sigmoid(Function):

@@ -7,9 +7,12 @@ reference to each variable it has seen, so an id can never be reused for another
 
 One ``apply`` follows Keras's order: drop ``None`` gradients, divide by
 ``loss_scale_factor``, clip (``clipnorm`` per gradient, else ``global_clipnorm``, else
-``clipvalue``), decoupled weight decay ``var -= var * weight_decay * lr``, one update step
-per variable with the hyper-parameters cast to the variable's dtype, then
-``iterations += 1``.
+``clipvalue``), decoupled weight decay ``var -= var * weight_decay * lr``, the update step
+with the hyper-parameters cast to the variables' dtype, then ``iterations += 1``.
+
+The update step of all variables of one dtype is ONE call to the active backend's fused
+kernel (``sgd_update``, ``rmsprop_update``, ``adam_update``), which performs Keras's
+operations in Keras's order and gives the same bits as the NumPy reference.
 """
 import inspect
 import re
@@ -17,6 +20,7 @@ import warnings
 
 import numpy as np
 
+from .backend import get_backend
 from .tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "get", "serialize",
@@ -41,7 +45,8 @@ def _call_schedule(fn, step):
 
 
 class Optimizer:
-    """Base class. Subclasses define ``_slot_names()`` and ``update_step``."""
+    """Base class. Subclasses define ``_slot_names()`` and ``_update_group`` (or
+    Keras's ``update_step``)."""
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99,
@@ -261,12 +266,36 @@ class Optimizer:
         kept_g = self._clip_gradients(kept_g)
         lr = self.learning_rate
         self._apply_weight_decay(kept_v, lr)
-        for g, v in zip(kept_g, kept_v):
-            self.update_step(g, v, lr)
+        self._update(kept_g, kept_v, lr)
         self.iterations += 1
 
+    def _update(self, grads, variables, learning_rate):
+        """The update step of every variable: one backend call per dtype."""
+        groups = {}
+        for g, v in zip(grads, variables):
+            gs, vs = groups.setdefault(v.data.dtype, ([], []))
+            gs.append(g)
+            vs.append(v)
+        backend = get_backend()
+        for dtype, (gs, vs) in groups.items():
+            self._update_group(backend, dtype.type, gs, vs, learning_rate)
+
+    def _update_group(self, backend, dt, grads, variables, learning_rate):
+        """Update ``variables`` (all of dtype ``dt``). The built-in optimizers make one fused
+        backend call; this default runs Keras's per-variable ``update_step``, the hook a
+        custom optimizer overrides."""
+        for g, v in zip(grads, variables):
+            self.update_step(g, v, learning_rate)
+
+    def _slot_list(self, name, variables):
+        return [self._slots[id(v)][name] for v in variables]
+
     def update_step(self, gradient, variable, learning_rate):
-        raise NotImplementedError
+        """Keras's one-variable step (the built-in optimizers update all variables of a
+        dtype at once in ``apply``)."""
+        if type(self)._update_group is Optimizer._update_group:
+            raise NotImplementedError(f"{type(self).__name__} must define update_step")
+        self._update([gradient], [variable], learning_rate)
 
     # ------------------------------------------------------------ config
     def get_config(self):
@@ -323,19 +352,10 @@ class SGD(Optimizer):
     def _slot_names(self):
         return ("momentum",) if self.momentum != 0 else ()
 
-    def update_step(self, gradient, variable, learning_rate):
-        dt = variable.data.dtype.type
-        lr = dt(learning_rate)
-        if self.momentum != 0:
-            mom = dt(self.momentum)
-            m = self._slots[id(variable)]["momentum"]
-            m[...] = m * mom - gradient * lr
-            if self.nesterov:
-                variable.data += m * mom - gradient * lr
-            else:
-                variable.data += m
-        else:
-            variable.data -= gradient * lr
+    def _update_group(self, backend, dt, grads, variables, learning_rate):
+        moms = self._slot_list("momentum", variables) if self.momentum != 0 else None
+        backend.sgd_update([v.data for v in variables], grads, moms, dt(learning_rate),
+                           dt(self.momentum), self.nesterov)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -371,25 +391,13 @@ class RMSprop(Optimizer):
             names.append("average_gradient")
         return tuple(names)
 
-    def update_step(self, gradient, variable, learning_rate):
-        dt = variable.data.dtype.type
-        lr, rho, eps = dt(learning_rate), dt(self.rho), dt(self.epsilon)
-        slots = self._slots[id(variable)]
-        v = slots["velocity"]
-        v[...] = rho * v + dt(1 - self.rho) * np.square(gradient)
-        if self.centered:
-            mg = slots["average_gradient"]
-            mg[...] = rho * mg + dt(1 - self.rho) * gradient
-            denominator = v - np.square(mg) + eps
-        else:
-            denominator = v + eps
-        increment = lr * gradient / np.sqrt(denominator)
-        if self.momentum > 0:
-            m = slots["momentum"]
-            m[...] = dt(self.momentum) * m + increment
-            variable.data -= m
-        else:
-            variable.data -= increment
+    def _update_group(self, backend, dt, grads, variables, learning_rate):
+        backend.rmsprop_update(
+            [v.data for v in variables], grads, self._slot_list("velocity", variables),
+            self._slot_list("average_gradient", variables) if self.centered else None,
+            self._slot_list("momentum", variables) if self.momentum > 0 else None,
+            dt(learning_rate), dt(self.rho), dt(1 - self.rho), dt(self.momentum),
+            dt(self.epsilon))
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
@@ -423,20 +431,15 @@ class Adam(Optimizer):
         return ("momentum", "velocity", "velocity_hat") if self.amsgrad \
             else ("momentum", "velocity")
 
-    def update_step(self, gradient, variable, learning_rate):
-        dt = variable.data.dtype.type
+    def _update_group(self, backend, dt, grads, variables, learning_rate):
         lr, b1, b2 = dt(learning_rate), dt(self.beta_1), dt(self.beta_2)
         step = dt(self.iterations + 1)
         alpha = lr * np.sqrt(dt(1) - np.power(b2, step)) / (dt(1) - np.power(b1, step))
-        slots = self._slots[id(variable)]
-        m, v = slots["momentum"], slots["velocity"]
-        m += (gradient - m) * dt(1 - self.beta_1)
-        v += (np.square(gradient) - v) * dt(1 - self.beta_2)
-        if self.amsgrad:
-            v_hat = slots["velocity_hat"]
-            np.maximum(v_hat, v, out=v_hat)
-            v = v_hat
-        variable.data -= (m * alpha) / (np.sqrt(v) + dt(self.epsilon))
+        backend.adam_update(
+            [v.data for v in variables], grads, self._slot_list("momentum", variables),
+            self._slot_list("velocity", variables),
+            self._slot_list("velocity_hat", variables) if self.amsgrad else None,
+            alpha, dt(1 - self.beta_1), dt(1 - self.beta_2), dt(self.epsilon))
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

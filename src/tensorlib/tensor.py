@@ -8,7 +8,7 @@ keeps its dtype, Python data becomes float32; mixed operands are promoted the Nu
 import numpy as np
 
 from . import ops, ops_shape
-from .autograd import run_backward
+from .autograd import register_tensor_class, run_backward
 from .random import get_generator
 
 float32, float64, int32, int64, bool_ = np.float32, np.float64, np.int32, np.int64, np.bool_
@@ -58,6 +58,7 @@ def _dtype_arg(op, dtype, default=None):
 class Tensor:
     __array_ufunc__ = None      # ndarray <op> Tensor defers to Tensor's reflected operator
     __array_priority__ = 1000
+    _softmax_of = None          # (input, axis) when made by softmax (see Tensor.softmax)
 
     def __init__(self, data, requires_grad=False):
         self.data = data if isinstance(data, np.ndarray) else np.asarray(data)
@@ -202,7 +203,12 @@ class Tensor:
                 raise TypeError(f"clip: {name} must be a number or None. Received: "
                                 f"{name}={_short_repr(v)}")
         return ops.Clip.apply(self, lo=min, hi=max)
-    def softmax(self, axis=-1): return ops.Softmax.apply(self, axis=axis)
+    def softmax(self, axis=-1):
+        out = ops.Softmax.apply(self, axis=axis)
+        # What a cross-entropy on `out` may use instead (Keras's `_keras_logits`): the
+        # softmax's input and axis, so the loss runs the fused log-softmax kernel on it.
+        out._softmax_of = (self, axis)
+        return out
     def log_softmax(self, axis=-1): return ops.LogSoftmax.apply(self, axis=axis)
 
     # ------------------------------------------------------------ reductions
@@ -249,6 +255,9 @@ class Tensor:
         elif isinstance(index, tuple):
             index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
         return ops_shape.GetItem.apply(self, index=index)
+
+
+register_tensor_class(Tensor)
 
 
 def _raw(x):
@@ -340,8 +349,10 @@ def full(shape, fill_value, dtype=None, requires_grad=False):
 
 def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
     for name, v in (("start", start), ("stop", stop), ("step", step)):
-        if (v is not None or name != "stop") and (v is None or isinstance(v, (bool, np.bool_)) or not isinstance(
-                v, (int, float, np.integer, np.floating)) or not np.isfinite(v)):
+        if v is None and name == "stop":
+            continue
+        if v is None or isinstance(v, (bool, np.bool_)) or not isinstance(
+                v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
             raise ValueError(f"arange: {name} must be a finite number. Received: "
                              f"{name}={v!r}")
     if step == 0:

@@ -1,8 +1,10 @@
 # Elementwise kernels used on the hot path of activations.
 #
 # Design: each kernel is a `noexcept nogil` loop over a flat contiguous buffer,
-# parallelised with prange in static chunks when the buffer is large enough to pay for
-# the thread start-up (SERIAL_BELOW elements); otherwise it runs on the calling thread.
+# parallelised with prange in static chunks when the work is large enough to pay for the
+# thread start-up (SERIAL_BELOW ops, the unit of _common.pxd: one op per element read or
+# written, 2n for relu forward and 3n for its gradient); otherwise it runs on the calling
+# thread.
 # The `def` wrappers take C-contiguous float32/float64 arrays of equal size and the
 # thread count chosen by tensorlib._threads; each thread runs whole chunks through a plain
 # pointer loop that the compiler vectorises. Denormals are flushed inside each thread.
@@ -11,47 +13,30 @@
 # (torch's threshold_backward(grad, result, 0)).
 from cython.parallel cimport prange, parallel
 
-from tensorlib._kernels._checks cimport (check_threads, tl_clamp_threads, tl_openmp_enabled,
+from tensorlib._kernels._common cimport (real, check_threads, set_threshold, threads_for,
+                                         tl_ftz_enter, tl_ftz_leave, tl_openmp_enabled,
                                          tl_team_size)
-
-ctypedef fused real:
-    float
-    double
-
-cdef extern from "tl_ftz.h" nogil:
-    unsigned int tl_ftz_enter()
-    void tl_ftz_leave(unsigned int old)
 
 cdef extern from "tl_elementwise.h" nogil:
     void tl_relu_grad_f32(const float* y, const float* g, float* out, Py_ssize_t n)
     void tl_relu_grad_f64(const double* y, const double* g, double* out, Py_ssize_t n)
 
-cdef Py_ssize_t SERIAL_BELOW = 1 << 15
+# 2**16 ops = a 32K-element relu forward (the previous element threshold); set by
+#   python bench/bench_serial.py --threads 2 --kernels relu
+cdef double SERIAL_BELOW = 1 << 16
 cdef Py_ssize_t CHUNK = 1 << 14
 
 
-cdef inline int _threads_for(Py_ssize_t n, int nthreads) noexcept nogil:
-    return 1 if n < SERIAL_BELOW else tl_clamp_threads(nthreads)
-
-
-def openmp_enabled():
-    """Whether this module was compiled with OpenMP."""
-    return bool(tl_openmp_enabled())
-
-
-def _team_size(int n):
-    """Testing hook: how many threads ran a parallel region asked for n (clamped)."""
-    return tl_team_size(n)
+include "_probes.pxi"
 
 
 def _set_thresholds(serial_below=None, chunk=None):
-    """Testing hook: set SERIAL_BELOW (elements below which a kernel stays on the calling
+    """Testing hook: set SERIAL_BELOW (ops below which a kernel stays on the calling
     thread) and CHUNK (elements per parallel chunk); returns the old values, so
     ``_set_thresholds(**old)`` restores them."""
     global SERIAL_BELOW, CHUNK
     old = dict(serial_below=SERIAL_BELOW, chunk=CHUNK)
-    if serial_below is not None:
-        SERIAL_BELOW = max(0, serial_below)
+    SERIAL_BELOW = set_threshold(SERIAL_BELOW, serial_below)
     if chunk is not None:
         CHUNK = max(1, chunk)
     return old
@@ -78,7 +63,7 @@ def relu_forward(const real[::1] x, real[::1] out, nthreads=1):
     """out[i] = 0 if x[i] < 0 else x[i] (max(x, 0) that keeps NaN and -0.0)."""
     cdef Py_ssize_t c, lo, n = x.shape[0]
     cdef Py_ssize_t nchunks = (n + CHUNK - 1) // CHUNK
-    cdef int nt = _threads_for(n, check_threads("relu_forward", nthreads))
+    cdef int nt = threads_for(SERIAL_BELOW, 2.0 * n, check_threads("relu_forward", nthreads))
     cdef unsigned int csr = 0
     if out.shape[0] != n:
         raise ValueError(f"relu_forward: out has {out.shape[0]} elements, x has {n}")
@@ -97,7 +82,7 @@ def relu_backward(const real[::1] y, const real[::1] grad_out, real[::1] grad_in
     """grad_in[i] = 0 if y[i] <= 0 else grad_out[i] (y is the ReLU output; NaN passes)."""
     cdef Py_ssize_t c, lo, n = y.shape[0]
     cdef Py_ssize_t nchunks = (n + CHUNK - 1) // CHUNK
-    cdef int nt = _threads_for(n, check_threads("relu_backward", nthreads))
+    cdef int nt = threads_for(SERIAL_BELOW, 3.0 * n, check_threads("relu_backward", nthreads))
     cdef unsigned int csr = 0
     if grad_out.shape[0] != n or grad_in.shape[0] != n:
         raise ValueError(

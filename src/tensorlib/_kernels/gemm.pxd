@@ -4,7 +4,9 @@
 # any sign), so a transpose is just swapped strides. C is row-major with row stride
 # ldc. All return 0, or -1 if the packing buffers could not be allocated. Called from
 # inside another parallel region, pass nthreads=1 (the call then runs on the calling
-# thread; it never spawns nested teams beyond what OpenMP allows).
+# thread and opens no parallel region). These entry points never split K (gemm.sgemm
+# does, for K-dominant shapes): the summation order of each C element is the same at any
+# thread count, and their callers (conv's chunks) already run one call per thread.
 
 cdef int sgemm_strided(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha,
                        const float *a, Py_ssize_t rsa, Py_ssize_t csa,

@@ -8,123 +8,42 @@
 #      jr over nc by NR, ir over mc by MR: one micro-kernel call per C tile
 # Narrow C (n <= DIRECT_A_MAX_N, the conv shapes) instead packs op(B) whole and lets the
 # kernel read op(A) in place, in chunks of rows. Either way the call becomes an ordered
-# list of pack-B and compute tasks (see Plan) run by one dynamic prange: threads split
-# M x N blocks, never K, and wait for each other only on real dependencies, yielding
-# the CPU while they wait. m*n*k < NOPACK_BELOW: a plain serial loop; < SERIAL_BELOW:
-# one thread. Block sizes live in the single table _BLOCK_TABLE. Threads flush
-# denormals to zero while they work (tl_ftz.h). The def wrappers validate in Python
-# and release the GIL around the native call.
-from cython.parallel cimport prange, parallel, threadid
+# list of pack-B and compute tasks (_gemm_driver.pxi: Plan) that the threads claim in
+# index order through one atomic counter and synchronise by acquire/release counters
+# (csrc/tl_tasks.h states the protocol and its invariant): threads split M x N blocks,
+# never K, and wait for each other only on real dependencies, yielding the CPU while they
+# wait. A K-dominant product (small C, long K) is instead cut into K slices, a function
+# of the shape only, each computed into its own partial C, the partials added in slice
+# order: bit-identical at any thread count (_ksplit_gemm). Work (m*n*k multiply-adds)
+# below NOPACK_BELOW: a plain serial loop; below SERIAL_BELOW: one thread. Block sizes
+# live in the single table _BLOCK_TABLE. Threads flush denormals to zero while they work
+# (tl_ftz.h). The def wrappers validate in Python and release the GIL around the native
+# call.
+#
+# Files: _gemm_driver.pxi (planning, task list, K split: the native driver),
+# _gemm_ukernels.pxd (C declarations), this file (tables, thresholds, Python API).
+from cython.parallel cimport parallel, threadid
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 from libc.stdint cimport int64_t, uintptr_t
 cimport numpy as cnp
 import numpy as np
 
-from tensorlib._kernels._checks cimport (TL_MAX_THREADS, tl_clamp_threads, tl_openmp_enabled,
-                                         tl_team_size)
+from tensorlib._kernels._common cimport (real, TL_MAX_THREADS, tl_ftz_enter, tl_ftz_leave,
+                                         tl_openmp_enabled, tl_team_size, threads_for)
+from tensorlib._kernels._gemm_ukernels cimport (
+    tl_cpu_simd_level, tl_simd_level, tl_simd_set_level, tl_simd_level_name,
+    tl_simd_parse_level, tl_skernel, tl_dkernel, tl_sgemm_kernel, tl_dgemm_kernel,
+    tl_sgemm_set_emulate_avx512, tl_spack_a, tl_dpack_a, tl_spack_b, tl_dpack_b)
 
 cnp.import_array()
 
-cdef extern from "tl_ftz.h" nogil:
-    unsigned int tl_ftz_enter()
-    void tl_ftz_leave(unsigned int old)
-
-cdef extern from "cpu_features.h" nogil:
-    int tl_cpu_simd_level()
-    int tl_simd_level()
-    int tl_simd_set_level(int level)
-    const char *tl_simd_level_name(int level)
-    int tl_simd_parse_level(const char *name)
-
-cdef extern from "gemm_ukernels.h" nogil:
-    ctypedef void (*tl_sukr_fn)(int64_t kc, const float *a, const float *b, float *c,
-                                int64_t ldc, int64_t mr, int64_t nr,
-                                float alpha, float beta) noexcept nogil
-    ctypedef void (*tl_dukr_fn)(int64_t kc, const double *a, const double *b, double *c,
-                                int64_t ldc, int64_t mr, int64_t nr,
-                                double alpha, double beta) noexcept nogil
-    ctypedef void (*tl_sukr_sa_fn)(int64_t kc, const float *a, int64_t rsa, int64_t csa,
-                                   const float *b, float *c, int64_t ldc, int64_t mr,
-                                   int64_t nr, float alpha, float beta) noexcept nogil
-    ctypedef void (*tl_dukr_sa_fn)(int64_t kc, const double *a, int64_t rsa, int64_t csa,
-                                   const double *b, double *c, int64_t ldc, int64_t mr,
-                                   int64_t nr, double alpha, double beta) noexcept nogil
-    ctypedef struct tl_skernel:
-        const char *name
-        int id, mr, nr
-        tl_sukr_fn fn
-        tl_sukr_sa_fn fn_sa
-    ctypedef struct tl_dkernel:
-        const char *name
-        int id, mr, nr
-        tl_dukr_fn fn
-        tl_dukr_sa_fn fn_sa
-    const tl_skernel *tl_sgemm_kernel()
-    const tl_dkernel *tl_dgemm_kernel()
-    int tl_sgemm_set_emulate_avx512(int on)
-    void tl_spack_a(int64_t mc, int64_t kc, const float *a, int64_t rsa, int64_t csa,
-                    int64_t mr, float *out)
-    void tl_dpack_a(int64_t mc, int64_t kc, const double *a, int64_t rsa, int64_t csa,
-                    int64_t mr, double *out)
-    void tl_spack_b(int64_t kc, int64_t nc, const float *b, int64_t rsb, int64_t csb,
-                    int64_t nr, float *out)
-    void tl_dpack_b(int64_t kc, int64_t nc, const double *b, int64_t rsb, int64_t csb,
-                    int64_t nr, double *out)
-
-cdef extern from *:
-    """
-    /* Task counters for the GEMM driver: a producer signals (release) when a task is
-       done, a consumer waits (acquire) for a count. Waiting spins briefly, then yields
-       the CPU, so a descheduled producer sharing this core can run (OpenMP barriers
-       spin without yielding, which collapses on a busy machine). */
-    #ifdef _OPENMP
-    #include <omp.h>
-    #endif
-    #if defined(_WIN32)
-    #include <windows.h>
-    #define TL_YIELD() SwitchToThread()
-    #else
-    #include <sched.h>
-    #define TL_YIELD() sched_yield()
-    #endif
-    #if defined(__x86_64__) || defined(_M_X64)
-    #include <immintrin.h>
-    #define TL_RELAX() _mm_pause()
-    #else
-    #define TL_RELAX() ((void)0)
-    #endif
-    #if defined(_MSC_VER) && !defined(__clang__)
-    #include <intrin.h>
-    static void tl_signal(Py_ssize_t *c) { _InterlockedIncrement64((volatile __int64 *)c); }
-    static Py_ssize_t tl_load(Py_ssize_t *c) { return *(volatile Py_ssize_t *)c; }
-    #else
-    static void tl_signal(Py_ssize_t *c) { __atomic_add_fetch(c, 1, __ATOMIC_RELEASE); }
-    static Py_ssize_t tl_load(Py_ssize_t *c) { return __atomic_load_n(c, __ATOMIC_ACQUIRE); }
-    #endif
-    static void tl_wait_ge(Py_ssize_t *c, Py_ssize_t target) {
-        int spins = 0;
-        while (tl_load(c) < target) {
-            if (++spins < 256) TL_RELAX(); else TL_YIELD();
-        }
-    }
-    /* Every thread of the team has left the task loop (so the join does not spin). */
-    static void tl_team_wait(Py_ssize_t *arrived) {
-    #ifdef _OPENMP
-        tl_signal(arrived);
-        tl_wait_ge(arrived, omp_get_num_threads());
-    #else
-        (void)arrived;
-    #endif
-    }
-    """
-    void tl_signal(Py_ssize_t *c) noexcept nogil
-    void tl_wait_ge(Py_ssize_t *c, Py_ssize_t target) noexcept nogil
-    void tl_team_wait(Py_ssize_t *arrived) noexcept nogil
-
-ctypedef fused real:
-    float
-    double
+cdef extern from "tl_tasks.h" nogil:
+    int64_t tl_tasks_claim(int64_t *next)
+    void tl_tasks_done(int64_t *counter)
+    int64_t tl_tasks_load(int64_t *counter)
+    void tl_tasks_wait(int64_t *counter, int64_t target)
+    void tl_tasks_leave(int64_t *arrived)
 
 # Cache blocks, one row per micro-kernel id (TL_K_* in gemm_ukernels.h): MC x KC of A
 # stays in L2, a KC x NR micro-panel of B in L1, KC x NC of B in L3.
@@ -143,11 +62,33 @@ cdef struct Blocks:
     Py_ssize_t mc, kc, nc
 
 cdef Blocks BLOCKS[8]                       # >= len(_BLOCK_TABLE)
-cdef double NOPACK_BELOW = 24.0 * 24 * 24   # m*n*k: no packing, one thread
-cdef double SERIAL_BELOW = 1.5e6             # m*n*k: one thread (~20 us of work)
+# Size thresholds. Work is counted in ops = m*n*k multiply-adds (the unit of every kernel
+# module's thresholds, _common.pxd). Beside each: the bench command that sets it, and its
+# last reading (2026-11-29, shared 2-core Xeon with AVX-512, load ~0.5; noisy).
+# ops below which no packing, one thread. Packing already won at 1 thread down to 12^3
+# (packed / no-pack time 0.6-0.8, at load 3): a candidate for lowering, kept here as this
+# issue changes no kernel choice.
+#   python bench/bench_gemm.py --threads 1 --sizes 12,16,20,24,28,32 --no-conv \
+#       --alt nopack_below=0          (alt/native < 1: packing wins)
+cdef double NOPACK_BELOW = 24.0 * 24 * 24
+# ops below which one thread: 2 threads lost up to 96^3 (8.9e5), won from 160^3 (4.1e6);
+# in between (112^3, 128^3) the two runs disagreed (serial/parallel 0.86-1.54).
+#   python bench/bench_serial.py --threads 2 --kernels gemm
+cdef double SERIAL_BELOW = 1.5e6
 cdef Py_ssize_t DIRECT_A_MAX_N = 128         # n <= this: A is not packed (Plan.direct)
 cdef Py_ssize_t DIRECT_B_MAX = 1 << 21       # elements of packed B when direct
 cdef Py_ssize_t DIRECT_CHUNK_ROWS = 96       # rows per compute task when direct
+# K split (_kslices): C of at most KSPLIT_MAX_MN elements and K >= 2 * KSPLIT_MIN_K is cut
+# into min(KSPLIT_MAX, K // KSPLIT_MIN_K) slices (each partial C stays in L2; 8 slices
+# keep 2, 3 or 4 threads busy). Set by (alt/native > 1: the split wins):
+#   python bench/bench_gemm.py --threads 1,2 --shapes 288x7744x64,288x7744x64t \
+#       --repeats 25 --alt ksplit_max=1       (and --alt ksplit_max=4 for KSPLIT_MAX)
+cdef double KSPLIT_MAX_MN = 65536
+cdef Py_ssize_t KSPLIT_MIN_K = 512
+cdef Py_ssize_t KSPLIT_MAX = 8
+
+include "_gemm_driver.pxi"
+include "_probes.pxi"
 
 
 def _reset_blocks():
@@ -157,255 +98,8 @@ def _reset_blocks():
         BLOCKS[i].kc = kc
         BLOCKS[i].nc = nc
 
+
 _reset_blocks()
-
-
-cdef inline Py_ssize_t _cdiv(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    return (a + b - 1) // b
-
-
-cdef inline Py_ssize_t _min(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    return a if a < b else b
-
-
-cdef void _scale(Py_ssize_t m, Py_ssize_t n, real beta, real *c,
-                 Py_ssize_t ldc) noexcept nogil:
-    """C = beta * C (C not read when beta == 0)."""
-    cdef Py_ssize_t i, j
-    for i in range(m):
-        if beta == 0:
-            for j in range(n):
-                c[i * ldc + j] = 0
-        elif beta != 1:
-            for j in range(n):
-                c[i * ldc + j] = beta * c[i * ldc + j]
-
-
-cdef void _small(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, real alpha,
-                 const real *a, Py_ssize_t rsa, Py_ssize_t csa,
-                 const real *b, Py_ssize_t rsb, Py_ssize_t csb,
-                 real beta, real *c, Py_ssize_t ldc) noexcept nogil:
-    """C = alpha * op(A) @ op(B) + beta * C without packing (small products)."""
-    cdef Py_ssize_t i, j, p
-    cdef real aip
-    cdef real *cr
-    cdef const real *br
-    _scale(m, n, beta, c, ldc)
-    for i in range(m):
-        cr = c + i * ldc
-        for p in range(k):
-            aip = alpha * a[i * rsa + p * csa]
-            br = b + p * rsb
-            if csb == 1:
-                for j in range(n):
-                    cr[j] += aip * br[j]
-            else:
-                for j in range(n):
-                    cr[j] += aip * br[j * csb]
-
-
-# float / double dispatch: `ker` is a tl_skernel* or tl_dkernel* matching `real`.
-cdef inline void _pack_a(Py_ssize_t mc, Py_ssize_t kc, const real *a, Py_ssize_t rsa,
-                         Py_ssize_t csa, Py_ssize_t mr, real *out) noexcept nogil:
-    if real is float: tl_spack_a(mc, kc, a, rsa, csa, mr, out)
-    else: tl_dpack_a(mc, kc, a, rsa, csa, mr, out)
-
-
-cdef inline void _pack_b(Py_ssize_t kc, Py_ssize_t nc, const real *b, Py_ssize_t rsb,
-                         Py_ssize_t csb, Py_ssize_t nr, real *out) noexcept nogil:
-    if real is float: tl_spack_b(kc, nc, b, rsb, csb, nr, out)
-    else: tl_dpack_b(kc, nc, b, rsb, csb, nr, out)
-
-
-cdef inline void _ukr(const void *ker, Py_ssize_t kc, const real *a, const real *b,
-                      real *c, Py_ssize_t ldc, Py_ssize_t mr, Py_ssize_t nr, real alpha,
-                      real beta) noexcept nogil:
-    if real is float: (<const tl_skernel *>ker).fn(kc, a, b, c, ldc, mr, nr, alpha, beta)
-    else: (<const tl_dkernel *>ker).fn(kc, a, b, c, ldc, mr, nr, alpha, beta)
-
-
-cdef inline void _ukr_sa(const void *ker, Py_ssize_t kc, const real *a, Py_ssize_t rsa,
-                         Py_ssize_t csa, const real *b, real *c, Py_ssize_t ldc,
-                         Py_ssize_t mr, Py_ssize_t nr, real alpha, real beta) noexcept nogil:
-    if real is float:
-        (<const tl_skernel *>ker).fn_sa(kc, a, rsa, csa, b, c, ldc, mr, nr, alpha, beta)
-    else:
-        (<const tl_dkernel *>ker).fn_sa(kc, a, rsa, csa, b, c, ldc, mr, nr, alpha, beta)
-
-
-# The work of one call, as a list of tasks run in order by a dynamic prange: for each
-# step s (packed: a (jc, pc) block pair; direct: a K super-block) P tasks pack op(B) into
-# buffer s % nbuf, then Q tasks compute C blocks. Dependencies only point backwards:
-# compute(s) needs pack(s) and, on the same C block, compute(s - 1); pack(s) needs the
-# buffer's last readers, compute(s - nbuf). Tasks are handed out in order, so every
-# task waited on is already claimed: no deadlock, and a thread that is descheduled by
-# other load only delays the tasks that really depend on it.
-cdef struct Plan:
-    bint direct
-    const void *ker
-    Py_ssize_t m, n, k, rsa, csa, rsb, csb, ldc, mr, nr
-    Py_ssize_t kcb, ncb, nkb, mcb, ncc     # packed: K/N/M blocks, column chunks per block
-    Py_ssize_t ksup, rows, npad            # direct: K per super-block, rows per chunk
-    Py_ssize_t P, Q, nsteps, nbuf, b_len, a_len
-    void *bbuf
-    Py_ssize_t *pack_done                  # [nsteps] finished pack tasks
-    Py_ssize_t *comp_done                  # [nsteps] finished compute tasks
-    Py_ssize_t arrived
-
-
-cdef void _task(Plan *T, Py_ssize_t t, const real *a, const real *b, real *c, real alpha,
-                real beta, real *apk) noexcept nogil:
-    """Run task t of the plan (waiting for the tasks it depends on)."""
-    cdef Py_ssize_t s = t // (T.P + T.Q), r = t % (T.P + T.Q)
-    cdef Py_ssize_t mr = T.mr, nr = T.nr, kcb = T.kcb, ldc = T.ldc
-    cdef Py_ssize_t ks, kl, pc, kc, jc, nc, pn, j0, j1, i0, i1, i, jp, ip
-    cdef real *bpk = <real *>T.bbuf + (s % T.nbuf) * T.b_len
-    if T.direct:
-        ks = s * T.ksup
-        kl = _min(T.ksup, T.k - ks)
-        pn = T.npad // nr
-        if r < T.P:                              # pack K block r // pn, panel r % pn
-            if s >= T.nbuf:
-                tl_wait_ge(&T.comp_done[s - T.nbuf], T.Q)
-            pc = (r // pn) * kcb
-            jp = r % pn
-            if pc < kl:
-                kc = _min(kcb, kl - pc)
-                _pack_b(kc, _min(nr, T.n - jp * nr), b + (ks + pc) * T.rsb + jp * nr * T.csb,
-                        T.rsb, T.csb, nr, bpk + pc * T.npad + jp * nr * kc)
-            tl_signal(&T.pack_done[s])
-            return
-        tl_wait_ge(&T.pack_done[s], T.P)         # rows chunk: A read in place
-        if s >= 1:
-            tl_wait_ge(&T.comp_done[s - 1], T.Q)
-        i0 = (r - T.P) * T.rows
-        i1 = _min(i0 + T.rows, T.m)
-        pc = 0
-        while pc < kl:                           # K blocks (B block stays in L2)
-            kc = _min(kcb, kl - pc)
-            i = i0
-            while i < i1:                        # row panels (A panel stays in L1)
-                for jp in range(pn):
-                    _ukr_sa(T.ker, kc, a + i * T.rsa + (ks + pc) * T.csa, T.rsa, T.csa,
-                            bpk + pc * T.npad + jp * nr * kc, c + i * ldc + jp * nr, ldc,
-                            _min(mr, i1 - i), _min(nr, T.n - jp * nr), alpha,
-                            beta if ks + pc == 0 else 1)
-                i += mr
-            pc += kc
-        tl_signal(&T.comp_done[s])
-        return
-    jc = (s // T.nkb) * T.ncb                    # loop 5 (jc) and loop 4 (pc)
-    nc = _min(T.ncb, T.n - jc)
-    pc = (s % T.nkb) * kcb
-    kc = _min(kcb, T.k - pc)
-    pn = _cdiv(nc, nr)
-    if r < T.P:                                  # pack a range of B panels
-        if s >= T.nbuf:
-            tl_wait_ge(&T.comp_done[s - T.nbuf], T.Q)
-        j0 = (r * pn // T.P) * nr
-        j1 = _min(((r + 1) * pn // T.P) * nr, nc)
-        if j1 > j0:
-            _pack_b(kc, j1 - j0, b + pc * T.rsb + (jc + j0) * T.csb, T.rsb, T.csb, nr,
-                    bpk + j0 * kc)
-        tl_signal(&T.pack_done[s])
-        return
-    tl_wait_ge(&T.pack_done[s], T.P)
-    if pc > 0:
-        tl_wait_ge(&T.comp_done[s - 1], T.Q)
-    r -= T.P
-    i0 = (r // T.ncc) * T.mcb                    # loop 3 (ic): this task's block
-    i1 = _min(i0 + T.mcb, T.m)
-    j0 = (r % T.ncc) * pn // T.ncc
-    j1 = (r % T.ncc + 1) * pn // T.ncc
-    if i0 < i1 and j0 < j1:
-        _pack_a(i1 - i0, kc, a + i0 * T.rsa + pc * T.csa, T.rsa, T.csa, mr, apk)
-        for jp in range(j0, j1):                 # loop 2 (jr)
-            for ip in range(_cdiv(i1 - i0, mr)): # loop 1 (ir)
-                _ukr(T.ker, kc, apk + ip * mr * kc, bpk + jp * nr * kc,
-                     c + (i0 + ip * mr) * ldc + jc + jp * nr, ldc,
-                     _min(mr, i1 - i0 - ip * mr), _min(nr, nc - jp * nr), alpha,
-                     beta if pc == 0 else 1)
-    tl_signal(&T.comp_done[s])
-
-
-cdef int _gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, real alpha,
-               const real *a, Py_ssize_t rsa, Py_ssize_t csa,
-               const real *b, Py_ssize_t rsb, Py_ssize_t csb,
-               real beta, real *c, Py_ssize_t ldc, int nthreads) noexcept nogil:
-    """C = alpha * op(A) @ op(B) + beta * C; 0, or -1 if out of memory."""
-    cdef unsigned int csr
-    cdef const tl_skernel *sk
-    cdef const tl_dkernel *dk
-    cdef Plan T
-    cdef Blocks blk
-    cdef Py_ssize_t nt, nib, t
-    cdef double work = <double>m * n * k
-    cdef void *raw
-    cdef real *apk
-    if m <= 0 or n <= 0:
-        return 0
-    if k <= 0 or alpha == 0 or work < NOPACK_BELOW:
-        csr = tl_ftz_enter()
-        if k <= 0 or alpha == 0:
-            _scale(m, n, beta, c, ldc)
-        else:
-            _small(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc)
-        tl_ftz_leave(csr)
-        return 0
-    if real is float:
-        sk = tl_sgemm_kernel()
-        T.ker, T.mr, T.nr, blk = sk, sk.mr, sk.nr, BLOCKS[sk.id]
-    else:
-        dk = tl_dgemm_kernel()
-        T.ker, T.mr, T.nr, blk = dk, dk.mr, dk.nr, BLOCKS[dk.id]
-    T.m, T.n, T.k, T.rsa, T.csa, T.rsb, T.csb, T.ldc = m, n, k, rsa, csa, rsb, csb, ldc
-    nt = tl_clamp_threads(nthreads) if work >= SERIAL_BELOW else 1
-    T.kcb = _cdiv(k, _cdiv(k, blk.kc))                        # equal K blocks <= KC
-    # Narrow C: each A element would feed only a few micro-kernel calls, so packing A
-    # costs more than it saves and the kernel reads A in place. Columns of op(A)
-    # (rsa == 1) only when their stride is not a multiple of 512 bytes: such strides put
-    # the kc rows one kernel call touches into a few L1 sets.
-    T.direct = n <= DIRECT_A_MAX_N and (
-        csa == 1 or (rsa == 1 and (csa * <Py_ssize_t>sizeof(real)) % 512 != 0))
-    if T.direct:      # op(B) packed whole per K super-block, rows in chunks
-        T.npad = _cdiv(n, T.nr) * T.nr
-        T.ksup = _min(k, max(T.kcb, DIRECT_B_MAX // T.npad // T.kcb * T.kcb))
-        T.rows = max(T.mr, _min(DIRECT_CHUNK_ROWS, _cdiv(_cdiv(m, 4 * nt), T.mr) * T.mr))
-        T.nsteps, T.nbuf = _cdiv(k, T.ksup), 1
-        T.P = _cdiv(T.ksup, T.kcb) * (T.npad // T.nr)
-        T.Q = _cdiv(m, T.rows)
-        T.b_len, T.a_len = _cdiv(T.ksup * T.npad, 16) * 16, 0
-    else:             # the five loops: (jc, pc) steps, (ic, column chunk) tasks
-        T.ncb = _cdiv(_cdiv(n, _cdiv(n, blk.nc)), T.nr) * T.nr   # equal N blocks
-        nib = _cdiv(m, blk.mc)
-        T.mcb = _cdiv(_cdiv(m, nib), T.mr) * T.mr                # equal M blocks
-        T.ncc = 1 if nib >= 2 * nt else _min(_cdiv(2 * nt, nib), _cdiv(T.ncb, T.nr))
-        T.nkb = _cdiv(k, T.kcb)
-        T.nsteps = _cdiv(n, T.ncb) * T.nkb
-        T.nbuf = 2 if T.nsteps > 1 and nt > 1 else 1
-        T.P = _min(nt, _cdiv(T.ncb, T.nr))
-        T.Q = nib * T.ncc
-        T.b_len = _cdiv(T.ncb * T.kcb, 16) * 16                  # buffers stay 64B-aligned
-        T.a_len = _cdiv(T.mcb * T.kcb, 16) * 16
-    nt = _min(nt, T.Q)
-    raw = malloc((T.nbuf * T.b_len + nt * T.a_len) * sizeof(real) + 64
-                 + 2 * T.nsteps * sizeof(Py_ssize_t))
-    if raw == NULL:
-        return -1
-    T.pack_done = <Py_ssize_t *>raw
-    T.comp_done = T.pack_done + T.nsteps
-    memset(raw, 0, 2 * T.nsteps * sizeof(Py_ssize_t))
-    T.bbuf = <void *>((<uintptr_t>(T.comp_done + T.nsteps) + 63) & ~(<uintptr_t>63))
-    T.arrived = 0
-    with parallel(num_threads=nt):
-        csr = tl_ftz_enter()
-        apk = <real *>T.bbuf + T.nbuf * T.b_len + threadid() * T.a_len
-        for t in prange(T.nsteps * (T.P + T.Q), schedule="dynamic"):
-            _task(&T, t, a, b, c, alpha, beta, apk)
-        tl_team_wait(&T.arrived)
-        tl_ftz_leave(csr)
-    free(raw)
-    return 0
 
 
 cdef int sgemm_strided(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha,
@@ -413,7 +107,7 @@ cdef int sgemm_strided(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha,
                        const float *b, Py_ssize_t rsb, Py_ssize_t csb,
                        float beta, float *c, Py_ssize_t ldc, int nthreads) noexcept nogil:
     """C = alpha * op(A) @ op(B) + beta * C, float32, op(A)(i, p) = a[i*rsa + p*csa]."""
-    return _gemm(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, nthreads)
+    return _gemm(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, nthreads, False)
 
 
 cdef int dgemm_strided(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, double alpha,
@@ -421,7 +115,7 @@ cdef int dgemm_strided(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, double alpha,
                        const double *b, Py_ssize_t rsb, Py_ssize_t csb,
                        double beta, double *c, Py_ssize_t ldc, int nthreads) noexcept nogil:
     """C = alpha * op(A) @ op(B) + beta * C, float64, op(A)(i, p) = a[i*rsa + p*csa]."""
-    return _gemm(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, nthreads)
+    return _gemm(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, nthreads, False)
 
 
 cdef int simd_level() noexcept nogil:
@@ -507,12 +201,12 @@ def _run(str op, A, B, C, alpha, beta, trans_a, trans_b, nthreads, dtype):
         with nogil:
             rc = _gemm(m, n, k, <float>al, <const float *>cnp.PyArray_DATA(a), rsa, csa,
                        <const float *>cnp.PyArray_DATA(b), rsb, csb, <float>be,
-                       <float *>cnp.PyArray_DATA(c), n, nt)
+                       <float *>cnp.PyArray_DATA(c), n, nt, True)
     else:
         with nogil:
             rc = _gemm(m, n, k, al, <const double *>cnp.PyArray_DATA(a), rsa, csa,
                        <const double *>cnp.PyArray_DATA(b), rsb, csb, be,
-                       <double *>cnp.PyArray_DATA(c), n, nt)
+                       <double *>cnp.PyArray_DATA(c), n, nt, True)
     if rc != 0:
         raise MemoryError(f"{op}: could not allocate the packing buffers")
     return c
@@ -568,12 +262,15 @@ def _set_simd_level(level=None):
 
 def _tuning(**changes):
     """Tuning/testing hook: read or set the size thresholds (nopack_below,
-    serial_below, direct_a_max_n, direct_b_max, direct_chunk_rows). Returns the values
-    before the change, so ``_tuning(**old)`` restores them."""
+    serial_below, direct_a_max_n, direct_b_max, direct_chunk_rows, ksplit_max_mn,
+    ksplit_min_k, ksplit_max). Returns the values before the change, so
+    ``_tuning(**old)`` restores them."""
     global NOPACK_BELOW, SERIAL_BELOW, DIRECT_A_MAX_N, DIRECT_B_MAX, DIRECT_CHUNK_ROWS
+    global KSPLIT_MAX_MN, KSPLIT_MIN_K, KSPLIT_MAX
     old = dict(nopack_below=NOPACK_BELOW, serial_below=SERIAL_BELOW,
                direct_a_max_n=DIRECT_A_MAX_N, direct_b_max=DIRECT_B_MAX,
-               direct_chunk_rows=DIRECT_CHUNK_ROWS)
+               direct_chunk_rows=DIRECT_CHUNK_ROWS, ksplit_max_mn=KSPLIT_MAX_MN,
+               ksplit_min_k=KSPLIT_MIN_K, ksplit_max=KSPLIT_MAX)
     unknown = set(changes) - set(old)
     if unknown:
         raise ValueError(f"_tuning: unknown setting(s) {sorted(unknown)}; "
@@ -583,6 +280,9 @@ def _tuning(**changes):
     DIRECT_A_MAX_N = changes.get("direct_a_max_n", DIRECT_A_MAX_N)
     DIRECT_B_MAX = max(1, changes.get("direct_b_max", DIRECT_B_MAX))
     DIRECT_CHUNK_ROWS = max(1, changes.get("direct_chunk_rows", DIRECT_CHUNK_ROWS))
+    KSPLIT_MAX_MN = changes.get("ksplit_max_mn", KSPLIT_MAX_MN)
+    KSPLIT_MIN_K = max(1, changes.get("ksplit_min_k", KSPLIT_MIN_K))
+    KSPLIT_MAX = max(1, changes.get("ksplit_max", KSPLIT_MAX))
     return old
 
 
@@ -594,16 +294,6 @@ def _set_thresholds(serial_below=None, nopack_below=None):
     _tuning(**{k: v for k, v in (("serial_below", serial_below),
                                  ("nopack_below", nopack_below)) if v is not None})
     return dict(serial_below=old["serial_below"], nopack_below=old["nopack_below"])
-
-
-def openmp_enabled():
-    """Whether this module was compiled with OpenMP."""
-    return bool(tl_openmp_enabled())
-
-
-def _team_size(int n):
-    """Testing hook: how many threads ran a parallel region asked for n (clamped)."""
-    return tl_team_size(n)
 
 
 def _set_blocks(mc=None, kc=None, nc=None):

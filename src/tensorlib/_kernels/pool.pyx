@@ -20,16 +20,9 @@ from cython.parallel cimport prange, parallel
 from libc.math cimport INFINITY
 from libc.string cimport memset
 
-from tensorlib._kernels._checks cimport (check_ints, check_threads, tl_clamp_threads,
-                                         tl_openmp_enabled, tl_team_size)
-
-ctypedef fused real:
-    float
-    double
-
-cdef extern from "tl_ftz.h" nogil:
-    unsigned int tl_ftz_enter()
-    void tl_ftz_leave(unsigned int old)
+from tensorlib._kernels._common cimport (real, check_ints, check_threads, tl_ftz_enter,
+                                         tl_ftz_leave, tl_openmp_enabled, tl_team_size,
+                                         threads_for, set_threshold)
 
 cdef extern from *:
     """
@@ -69,7 +62,11 @@ cdef extern from *:
     void tl_maxpool_update_f64(const double* x, double* y, int* a, int k,
                                Py_ssize_t n) nogil
 
-cdef double SERIAL_BELOW = 1 << 15   # elements touched below which we stay serial
+# ops (_common.pxd: one per element read or written) below which a kernel stays serial.
+# Last reading (2026-11-29, shared 2-core Xeon, load ~0.5; noisy): 2x2 max pooling on 2
+# threads broke even at 3.1e3 ops and won from 2.5e4 (serial/parallel 1.2-2.1).
+#   python bench/bench_serial.py --threads 2 --kernels pool
+cdef double SERIAL_BELOW = 1 << 15
 cdef object MAX_WINDOW = 2**31 - 1
 cdef object MAX_EXTENT = 2**62
 
@@ -81,28 +78,16 @@ cdef tuple _shape4(Py_ssize_t* s):
     return (s[0], s[1], s[2], s[3])
 
 
-cdef inline int _threads_for(double work, int nthreads) noexcept nogil:
-    return 1 if work < SERIAL_BELOW else tl_clamp_threads(nthreads)
-
-
-def openmp_enabled():
-    """Whether this module was compiled with OpenMP."""
-    return bool(tl_openmp_enabled())
-
-
-def _team_size(int n):
-    """Testing hook: how many threads ran a parallel region asked for n (clamped)."""
-    return tl_team_size(n)
+include "_probes.pxi"
 
 
 def _set_thresholds(serial_below=None):
-    """Testing hook: set SERIAL_BELOW (elements touched below which a kernel stays on
-    the calling thread); returns the old values, so ``_set_thresholds(**old)`` restores
-    them."""
+    """Testing hook: set SERIAL_BELOW (ops: elements touched below which a kernel stays
+    on the calling thread); returns the old values, so ``_set_thresholds(**old)``
+    restores them."""
     global SERIAL_BELOW
     old = dict(serial_below=SERIAL_BELOW)
-    if serial_below is not None:
-        SERIAL_BELOW = max(0.0, serial_below)
+    SERIAL_BELOW = set_threshold(SERIAL_BELOW, serial_below)
     return old
 
 
@@ -195,8 +180,8 @@ def max_pool2d_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
         raise ValueError(f"max_pool2d_forward: the int32 argmax needs H * W <= "
                          f"{MAX_WINDOW}. Received: x shape {_shape4(x.shape)}")
     cdef Py_ssize_t r, rows = g.N * g.OH
-    cdef int nt = _threads_for(<double>x.size + 2.0 * y.size,
-                               check_threads("max_pool2d_forward", nthreads))
+    cdef int nt = threads_for(SERIAL_BELOW, <double>x.size + 2.0 * y.size,
+                              check_threads("max_pool2d_forward", nthreads))
     cdef unsigned int csr = 0
     if y.size == 0:
         return
@@ -215,8 +200,8 @@ def max_pool2d_backward(const real[:, :, :, ::1] gy, const int[:, :, :, ::1] arg
     if _shape4(argmax.shape) != _shape4(gy.shape):
         raise ValueError("max_pool2d_backward: argmax and gy shapes differ")
     cdef Py_ssize_t n
-    cdef int nt = _threads_for(<double>gx.size + 2.0 * gy.size,
-                               check_threads("max_pool2d_backward", nthreads))
+    cdef int nt = threads_for(SERIAL_BELOW, <double>gx.size + 2.0 * gy.size,
+                              check_threads("max_pool2d_backward", nthreads))
     cdef unsigned int csr = 0
     if gx.size == 0:
         return
@@ -284,8 +269,8 @@ def avg_pool2d_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
     cdef Geo g = _geo(_shape4(x.shape), _shape4(y.shape), (kh, kw), (sh, sw), (pt, pl),
                       "avg_pool2d_forward")
     cdef Py_ssize_t r, rows = g.N * g.OH
-    cdef int nt = _threads_for(<double>x.size + <double>y.size,
-                               check_threads("avg_pool2d_forward", nthreads))
+    cdef int nt = threads_for(SERIAL_BELOW, <double>x.size + <double>y.size,
+                              check_threads("avg_pool2d_forward", nthreads))
     cdef unsigned int csr = 0
     if y.size == 0:
         return
@@ -302,8 +287,8 @@ def avg_pool2d_backward(const real[:, :, :, ::1] gy, real[:, :, :, ::1] gx,
     cdef Geo g = _geo(_shape4(gx.shape), _shape4(gy.shape), (kh, kw), (sh, sw), (pt, pl),
                       "avg_pool2d_backward")
     cdef Py_ssize_t n
-    cdef int nt = _threads_for(<double>gx.size + <double>gy.size * g.kh * g.kw,
-                               check_threads("avg_pool2d_backward", nthreads))
+    cdef int nt = threads_for(SERIAL_BELOW, <double>gx.size + <double>gy.size * g.kh * g.kw,
+                              check_threads("avg_pool2d_backward", nthreads))
     cdef unsigned int csr = 0
     if gx.size == 0:
         return

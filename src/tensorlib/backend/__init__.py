@@ -1,8 +1,10 @@
 """Kernel backends: ``native`` (Cython + OpenMP + SIMD) and ``numpy`` (pure-NumPy reference).
 
-Both modules expose the same functions (see ``KERNELS``). The autograd layer calls
-``get_backend().<kernel>(...)`` and never a kernel module directly. The backend is
-chosen by ``set_backend(name)``, else ``TENSORLIB_BACKEND``, else ``native``.
+Both modules expose the same functions (see ``KERNELS``). Everything above this package
+calls ``get_backend().<kernel>(...)`` and never a kernel module directly; only
+``backend.native`` imports ``tensorlib._kernels``, and only when it is selected, so the
+``numpy`` backend runs without the compiled extension. The backend is chosen by
+``set_backend(name)``, else ``TENSORLIB_BACKEND``, else ``native``.
 """
 import importlib
 import os
@@ -13,6 +15,8 @@ KERNELS = (
     "conv2d_backward_bias", "conv2d_backward_weight_bias",
     "max_pool2d_forward", "max_pool2d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",
+    "relu_forward", "relu_backward",
+    "sgd_update", "rmsprop_update", "adam_update",
 )
 BACKENDS = {"native": "tensorlib.backend.native", "numpy": "tensorlib.backend.numpy_ref"}
 
@@ -26,7 +30,6 @@ def set_backend(name):
         raise ValueError(
             f"Unknown backend. Expected one of {sorted(BACKENDS)}. Received: name={name!r}")
     _current = importlib.import_module(BACKENDS[name])
-    _current.NAME = name
 
 
 def get_backend():
@@ -34,7 +37,3 @@ def get_backend():
     if _current is None:
         set_backend(os.environ.get("TENSORLIB_BACKEND", "native").strip() or "native")
     return _current
-
-
-def backend_name():
-    return get_backend().NAME

@@ -1,4 +1,8 @@
-"""Native kernels: Cython + OpenMP (``tensorlib._kernels.conv`` / ``pool`` / ``gemm``).
+"""Native kernels: Cython + OpenMP (``tensorlib._kernels.conv`` / ``pool`` / ``gemm`` /
+``elementwise`` / ``optim``).
+
+The only module above ``tensorlib._kernels`` that imports it (the ``numpy`` backend must
+run without the compiled extension).
 
 Same functions and signatures as :mod:`tensorlib.backend.numpy_ref` (see its docstring for
 the layout and the meaning of ``argmax``), plus ``conv2d_backward_weight_bias`` (kernel
@@ -7,80 +11,46 @@ every size before anything is allocated (see backend/_shapes.py); this module on
 operands C-contiguous, allocates outputs, picks a kernel per shape and passes
 ``nthreads=tensorlib._threads.get_num_threads()``.
 
-Kernel choice per shape, from timing every variant (float32, 1 thread, ms, min of 15
-interleaved runs on the 2-core EPYC VM; "direct" = implicit-GEMM register tiles,
-"gemm" = im2col + GEMM; input gradient: gather (stride 1) / scatter):
-
-    N   HxWxCin->Cout  k s pad    forward         weight grad     input grad
-                                  direct  gemm    direct  gemm    gather  scatter
-    64  28x28x1->32    3 1 valid    1.39  2.29      1.34  2.02      6.94  6.96
-    64  13x13x32->64   3 1 valid    4.46  5.67      4.56  4.76      6.02  5.77
-    64  5x5x64->64     3 1 valid    0.58  0.61      0.69  0.63      1.52  0.69
-    32  8x8x128->128   3 1 same    11.70  9.14     14.11  9.88      9.20  8.76
-    32  14x14x64->256  1 1 valid    4.17  3.20      4.98  3.58      3.36  3.60
-    32  32x32x3->16    3 1 same     0.58  1.23      0.65  1.28      2.02  3.63
-    64  16x16x16->8    3 1 same     1.00  1.55      0.99  1.64      0.56  1.29
-    8   32x32x64->64   5 1 same    24.73 27.13     24.49 25.13     27.07 24.00
-    16  16x16x256->256 3 1 same   114.23 80.04     92.66 71.46    115.72 72.00
-    32  32x32x32->32   3 2 same     2.25  2.72      2.63  2.97         -  3.02
-    16  56x56x64->64   3 1 same    51.64 52.83     58.83 54.72     48.17 55.48
-
-(the seed convnet's conv2/conv3 weight-gradient rows were re-timed right after an input
-gradient, as in training; the two methods are within noise there.)
+The conv kernel variant for each problem (direct register tiles, im2col + GEMM, or for
+the input gradient the gather / scatter forms) comes from measured data: see
+backend/_conv_choice.py and bench/tune_conv.py, which wrote conv_choices.json.
 """
 import numpy as np
 
 from .. import _threads
 from .._kernels import conv as _conv
+from .._kernels import elementwise as _ew
+from .._kernels import gemm as _gemm
+from .._kernels import optim as _optim
 from .._kernels import pool as _pool
+from . import numpy_ref
+from ._conv_choice import choose
 from ._shapes import geometry
-
-try:  # the GEMM module is optional: without it gemm() falls back to NumPy
-    from .._kernels import gemm as _gemm
-except ImportError:  # pragma: no cover - only while the gemm kernels are not built
-    _gemm = None
 
 __all__ = [
     "gemm", "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight",
     "conv2d_backward_bias", "conv2d_backward_weight_bias",
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
+    "relu_forward", "relu_backward", "sgd_update", "rmsprop_update", "adam_update",
 ]
 
-# Every variant of each conv kernel (the tests run them all); _pick_* choose per shape.
-FORWARD_KERNELS = (_conv.conv2d_forward_direct, _conv.conv2d_forward_gemm)
-INPUT_GRAD_KERNELS = (_conv.conv2d_backward_input_scatter, _conv.conv2d_backward_input_direct)
-WEIGHT_GRAD_KERNELS = (_conv.conv2d_backward_weight_direct, _conv.conv2d_backward_weight_gemm)
-
-# The rules below come from timing every variant on a spread of shapes (1 thread, float32,
-# bench/bench_conv.py and the seed convnet); see the module docstring.
-
-
-def _pointwise(g):
-    return g.kh == g.kw == g.sh == g.sw == 1 and not g.padded
-
-
-def _pick_forward(g, cin, cout):
-    # im2col + GEMM only wins for 1x1 convolutions (no im2col at all) and wide inputs.
-    if _pointwise(g) or cin >= 128:
-        return _conv.conv2d_forward_gemm
-    return _conv.conv2d_forward_direct
+# Every variant of each conv kernel, by the names of conv_choices.json (tests run them all).
+FORWARD = {"direct": _conv.conv2d_forward_direct, "gemm": _conv.conv2d_forward_gemm}
+INPUT_GRAD = {"direct": _conv.conv2d_backward_input_direct,
+              "scatter": _conv.conv2d_backward_input_scatter}
+WEIGHT_GRAD = {"direct": _conv.conv2d_backward_weight_direct,
+               "gemm": _conv.conv2d_backward_weight_gemm}
+FORWARD_KERNELS = tuple(FORWARD.values())
+INPUT_GRAD_KERNELS = tuple(INPUT_GRAD.values())
+WEIGHT_GRAD_KERNELS = tuple(WEIGHT_GRAD.values())
+_LEVELS = ("ref", "avx2", "avx512")
 
 
-def _pick_input_grad(g, cin, cout):
-    # The gather form (stride 1) computes all H*W gx pixels over kh*kw*cout products, so
-    # it wastes the zero border of "valid" convs on small images and slows down past
-    # ~1K products per pixel; its tiles use cin lanes better than the scatter form's.
-    if g.sh == g.sw == 1 and (cin < 16 or (g.OH * g.OW >= 0.9 * g.H * g.W
-                                          and g.kh * g.kw * cout <= 1024)):
-        return _conv.conv2d_backward_input_direct
-    return _conv.conv2d_backward_input_scatter
-
-
-def _pick_weight_grad(g, cin, cout):
-    # Direct accumulation wins while kh*kw*cin is small (first layers); GEMM beyond.
-    if g.kh * g.kw * cin <= 320:
-        return _conv.conv2d_backward_weight_direct
-    return _conv.conv2d_backward_weight_gemm
+def _pick(variants, pass_name, g, cin, cout, dtype):
+    """The measured-fastest variant at the active SIMD level and thread count (float64
+    runs the portable tiles: it takes the 'ref' rows)."""
+    level = _LEVELS[_conv.tile_info()["level"]] if dtype == np.float32 else "ref"
+    return variants[choose(pass_name, level, _nt(), g, cin, cout)]
 
 
 def _nt():
@@ -95,7 +65,7 @@ def _c(a, dtype=None):
 
 def gemm(a, b, trans_a=False, trans_b=False):
     """``op(a) @ op(b)`` with ``op`` the identity or the transpose."""
-    if _gemm is None or a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
+    if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
         return np.matmul(a.T if trans_a else a, b.T if trans_b else b)
     f = _gemm.sgemm if a.dtype == np.float32 else _gemm.dgemm
     return f(a, b, trans_a=trans_a, trans_b=trans_b, nthreads=_nt())
@@ -113,7 +83,8 @@ def conv2d_forward(x, w, b, strides, padding, dilation, relu=False):
     w = _c(w, x.dtype)
     b = None if b is None else _c(b, x.dtype)
     y = np.empty((g.N, g.OH, g.OW, cout), dtype=x.dtype)
-    _pick_forward(g, cin, cout)(x, w, b, y, *_conv_args(g), relu=relu, nthreads=_nt())
+    _pick(FORWARD, "forward", g, cin, cout, x.dtype)(x, w, b, y, *_conv_args(g), relu=relu,
+                                                    nthreads=_nt())
     return y
 
 
@@ -123,7 +94,8 @@ def conv2d_backward_input(gy, w, x_shape, strides, padding, dilation):
     g = geometry(x_shape, (kh, kw), strides, padding, dilation, out_channels=cout)
     gy = _c(gy)
     gx = np.empty(tuple(int(v) for v in x_shape), dtype=gy.dtype)
-    _pick_input_grad(g, cin, cout)(gy, _c(w, gy.dtype), gx, *_conv_args(g), nthreads=_nt())
+    _pick(INPUT_GRAD, "input_grad", g, cin, cout, gy.dtype)(gy, _c(w, gy.dtype), gx,
+                                                          *_conv_args(g), nthreads=_nt())
     return gx
 
 
@@ -143,7 +115,8 @@ def _weight_grad(gy, x, w_shape, strides, padding, dilation, with_bias):
     x = _c(x)
     gw = np.empty((kh, kw, cin, cout), dtype=x.dtype)
     gb = np.empty(cout, dtype=x.dtype) if with_bias else None
-    _pick_weight_grad(g, cin, cout)(x, _c(gy, x.dtype), gw, gb, *_conv_args(g), nthreads=_nt())
+    _pick(WEIGHT_GRAD, "weight_grad", g, cin, cout, x.dtype)(x, _c(gy, x.dtype), gw, gb,
+                                                           *_conv_args(g), nthreads=_nt())
     return (gw, gb) if with_bias else gw
 
 
@@ -194,3 +167,81 @@ def avg_pool2d_backward(gy, x_shape, pool_size, strides, padding):
     gx = np.empty((g.N, g.H, g.W, g.C), dtype=gy.dtype)
     _pool.avg_pool2d_backward(gy, gx, *_pool_args(g), nthreads=_nt())
     return gx
+
+
+def relu_forward(x):
+    """``y = 0 if x < 0 else x`` (keeps NaN and -0.0), a new array of ``x``'s shape;
+    ``x`` is float32 or float64."""
+    x = np.asarray(x, order="C")       # (ascontiguousarray would make 0-d 1-d)
+    y = np.empty_like(x)
+    _ew.relu_forward(x.reshape(-1), y.reshape(-1), _nt())
+    return y
+
+
+def relu_backward(y, grad):
+    """``grad`` masked to 0 where the ReLU output ``y <= 0`` (passes where ``y`` is NaN),
+    in ``y``'s dtype (float32 or float64)."""
+    y = np.asarray(y, order="C")
+    gx = np.empty_like(y)
+    _ew.relu_backward(y.reshape(-1), np.asarray(grad, y.dtype, order="C").reshape(-1),
+                      gx.reshape(-1), _nt())
+    return gx
+
+
+# ------------------------------------------------------------------- optimizers --
+# One kernel call updates every variable. The kernel checks all arrays before it writes
+# anything, so when it refuses one (not C-contiguous, read-only...) the step is split: the
+# variables it takes go to the kernel, the others to the NumPy reference (same bits).
+
+def _fusable(a, dtype):
+    return a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
+
+
+def _fused_update(kernel, reference, lists, scalars):
+    """Run ``kernel(*lists, *scalars)`` (lists: variables, gradients, slot lists or None)
+    on as many variables as it takes and ``reference`` on the rest."""
+    variables = lists[0]
+    dtype = variables[0].dtype if len(variables) else None
+    if dtype not in (np.float32, np.float64):
+        return reference(*lists, *scalars)
+    lists = (list(variables), [np.asarray(g, dtype, order="C") for g in lists[1]]) + tuple(
+        None if s is None else list(s) for s in lists[2:])
+    args = [float(v) for v in scalars]
+    try:
+        return kernel(*lists, *args, nthreads=_nt())
+    except ValueError as e:
+        error = e
+    slots = lists[2:]
+    fast = [j for j, w in enumerate(lists[0]) if _fusable(w, dtype)
+            and all(s is None or _fusable(s[j], dtype) for s in slots)]
+    slow = sorted(set(range(len(variables))) - set(fast))
+    if not slow:
+        raise error     # not a layout problem (a shape, a thread count...): report it
+
+    def pick(idx):
+        return tuple(None if a is None else [a[j] for j in idx] for a in lists)
+    if fast:
+        kernel(*pick(fast), *args, nthreads=_nt())
+    reference(*pick(slow), *scalars)
+
+
+def sgd_update(variables, grads, momentums, learning_rate, momentum, nesterov):
+    """See :func:`tensorlib.backend.numpy_ref.sgd_update`."""
+    _fused_update(_optim.sgd_update, numpy_ref.sgd_update, (variables, grads, momentums),
+                  (learning_rate, momentum, nesterov))
+
+
+def rmsprop_update(variables, grads, velocities, average_gradients, momentums,
+                   learning_rate, rho, one_minus_rho, momentum, epsilon):
+    """See :func:`tensorlib.backend.numpy_ref.rmsprop_update`."""
+    _fused_update(_optim.rmsprop_update, numpy_ref.rmsprop_update,
+                  (variables, grads, velocities, average_gradients, momentums),
+                  (learning_rate, rho, one_minus_rho, momentum, epsilon))
+
+
+def adam_update(variables, grads, momentums, velocities, velocity_hats, alpha,
+                one_minus_beta_1, one_minus_beta_2, epsilon):
+    """See :func:`tensorlib.backend.numpy_ref.adam_update`."""
+    _fused_update(_optim.adam_update, numpy_ref.adam_update,
+                  (variables, grads, momentums, velocities, velocity_hats),
+                  (alpha, one_minus_beta_1, one_minus_beta_2, epsilon))

@@ -16,6 +16,15 @@ element that holds the max, i.e. ``y[n, i, j, c] == x[n, h, w, c]``. Ties go to 
 max in row-major window order; padding (which acts as -inf) is never selected. NaN
 propagates (as in ``np.max`` and torch): a window holding a NaN gives NaN, with ``argmax``
 at its first NaN.
+
+ReLU keeps PyTorch's NaN rules: ``relu(NaN) = NaN``, ``relu(-0.0) = -0.0``, and the
+gradient is masked where the output ``y <= 0`` only, so it passes where ``y`` is NaN
+(torch's ``threshold_backward(grad, result, 0)``).
+
+The optimizer updates (``sgd_update``, ``rmsprop_update``, ``adam_update``) change lists
+of same-dtype arrays in place, one variable after the other, with the operations of
+Keras 3's update rules in Keras's order; the scalars are first rounded to the arrays'
+dtype. The native kernels reproduce them bit for bit.
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -26,6 +35,7 @@ __all__ = [
     "gemm", "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight",
     "conv2d_backward_bias", "conv2d_backward_weight_bias",
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
+    "relu_forward", "relu_backward", "sgd_update", "rmsprop_update", "adam_update",
 ]
 
 
@@ -197,3 +207,83 @@ def avg_pool2d_backward(gy, x_shape, pool_size, strides, padding):
         for j in range(g.kw):
             gxp[_tap(g, i, j)] += gs
     return _crop(gxp, g)
+
+
+# -------------------------------------------------------------------- elementwise --
+
+def relu_forward(x):
+    """``y = 0 if x < 0 else x`` (keeps NaN and -0.0), a new array of ``x``'s shape."""
+    return np.asarray(np.where(x < 0, x.dtype.type(0), x), order="C")
+
+
+def relu_backward(y, grad):
+    """``grad`` masked to 0 where the ReLU output ``y <= 0`` (passes where ``y`` is NaN),
+    in ``y``'s dtype."""
+    return np.asarray(np.where(y <= 0, y.dtype.type(0), grad.astype(y.dtype, copy=False)),
+                      order="C")
+
+
+# --------------------------------------------------------------------- optimizers --
+
+def _scalars(variables, *values):
+    dt = variables[0].dtype.type if variables else np.float64
+    return [dt(v) for v in values]
+
+
+def sgd_update(variables, grads, momentums, learning_rate, momentum, nesterov):
+    """Per variable, in place: ``m = m*momentum - g*lr`` then ``w += m*momentum - g*lr``
+    (nesterov) or ``w += m``; plain ``w -= g*lr`` when ``momentums`` is None."""
+    lr, mom = _scalars(variables, learning_rate, momentum)
+    for j, (w, g) in enumerate(zip(variables, grads)):
+        if momentums is None:
+            w -= g * lr
+            continue
+        m = momentums[j]
+        m[...] = m * mom - g * lr
+        if nesterov:
+            w += m * mom - g * lr
+        else:
+            w += m
+
+
+def rmsprop_update(variables, grads, velocities, average_gradients, momentums,
+                   learning_rate, rho, one_minus_rho, momentum, epsilon):
+    """Per variable, in place: ``v = rho*v + (1-rho)*g^2``; centered (with
+    ``average_gradients``) ``mg = rho*mg + (1-rho)*g``, ``den = v - mg^2 + eps``, else
+    ``den = v + eps``; ``inc = lr*g / sqrt(den)``; ``m = momentum*m + inc; w -= m`` with
+    ``momentums``, else ``w -= inc``."""
+    lr, rho, omr, mom, eps = _scalars(variables, learning_rate, rho, one_minus_rho,
+                                      momentum, epsilon)
+    for j, (w, g) in enumerate(zip(variables, grads)):
+        v = velocities[j]
+        v[...] = rho * v + omr * np.square(g)
+        if average_gradients is not None:
+            mg = average_gradients[j]
+            mg[...] = rho * mg + omr * g
+            denominator = v - np.square(mg) + eps
+        else:
+            denominator = v + eps
+        increment = lr * g / np.sqrt(denominator)
+        if momentums is not None:
+            m = momentums[j]
+            m[...] = mom * m + increment
+            w -= m
+        else:
+            w -= increment
+
+
+def adam_update(variables, grads, momentums, velocities, velocity_hats, alpha,
+                one_minus_beta_1, one_minus_beta_2, epsilon):
+    """Per variable, in place: ``m += (g-m)*(1-b1)``; ``v += (g^2-v)*(1-b2)``; amsgrad
+    (with ``velocity_hats``) ``vh = max(vh, v)`` replaces ``v`` below;
+    ``w -= (m*alpha) / (sqrt(v) + eps)``."""
+    alpha, c1, c2, eps = _scalars(variables, alpha, one_minus_beta_1, one_minus_beta_2,
+                                  epsilon)
+    for j, (w, g) in enumerate(zip(variables, grads)):
+        m, v = momentums[j], velocities[j]
+        m += (g - m) * c1
+        v += (np.square(g) - v) * c2
+        if velocity_hats is not None:
+            np.maximum(velocity_hats[j], v, out=velocity_hats[j])
+            v = velocity_hats[j]
+        w -= (m * alpha) / (np.sqrt(v) + eps)

@@ -110,6 +110,14 @@ class Layer:
     def call(self, x, training=False):
         raise NotImplementedError
 
+    def _inference_fn(self, input_shape):
+        """For a model's planned inference: an ``array -> array`` function that computes
+        ``call(x, training=False)`` (the same backend calls, the same result) for inputs of
+        ``input_shape`` (batch axis free) in the layer's dtype, without autograd records or
+        argument checks (the model checks shapes and dtypes once, when it plans); or None
+        when the layer has none, and the model runs its layers as usual."""
+        return None
+
     def __call__(self, x, training=False, **kwargs):
         if graph.is_symbolic(x):
             return self._call_symbolic(x, **kwargs)

@@ -3,7 +3,8 @@ import numpy as np
 
 from .. import activations
 from ..backend._shapes import conv_output_shape, normalize_padding, pool_output_shape
-from ..functional import avg_pool2d, conv2d, max_pool2d
+from ..functional import (avg_pool2d, avg_pool2d_array, conv2d, conv2d_array, max_pool2d,
+                          max_pool2d_array)
 from .base import MAX_DIM, Layer, check_rank, conv_tuple
 from .core import Activated, _init_name
 
@@ -46,11 +47,22 @@ class Conv2D(Activated):
                              f"in the input. Received: input_shape={tuple(input_shape)}")
         return (input_shape[0],) + shape[1:]
 
-    def call(self, x, training=False, logits=False):
-        fuse = self.activation is activations.relu and not logits
+    def call(self, x, training=False):
+        fuse = self.activation is activations.relu
         y = conv2d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
                    activation="relu" if fuse else None)
-        return y if (logits or fuse) else self.activation(y)
+        return y if fuse else self.activation(y)
+
+    def _inference_fn(self, input_shape):
+        relu = self.activation is activations.relu
+        post = self._array_activation(fused_relu=True)
+        args = (self.strides, self.padding, self.dilation_rate, relu)
+
+        def conv(a):
+            y = conv2d_array(a, self.kernel.data,
+                             None if self.bias is None else self.bias.data, *args)
+            return y if post is None else post(y)
+        return conv
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
@@ -88,6 +100,10 @@ class _Pooling2D(Layer):
     def call(self, x, training=False):
         return type(self)._op(x, self.pool_size, self.strides, self.padding)
 
+    def _inference_fn(self, input_shape):
+        op, args = type(self)._array_op, (self.pool_size, self.strides, self.padding)
+        return lambda a: op(a, *args)
+
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size),
                 "strides": list(self.strides), "padding": self.padding}
@@ -95,10 +111,12 @@ class _Pooling2D(Layer):
 
 class MaxPooling2D(_Pooling2D):
     _op = staticmethod(max_pool2d)
+    _array_op = staticmethod(max_pool2d_array)
 
 
 class AveragePooling2D(_Pooling2D):
     _op = staticmethod(avg_pool2d)
+    _array_op = staticmethod(avg_pool2d_array)
 
 
 class GlobalAveragePooling2D(Layer):

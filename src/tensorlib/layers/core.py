@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from .. import activations, graph
-from ..functional import linear
+from ..functional import linear, linear_array
 from ..random import get_generator
 from ..tensor import Tensor
 from .base import MAX_DIM, Layer, standardize_shape
@@ -71,8 +71,7 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
 
 
 class Activated(Layer):
-    """A layer ending in an activation; the model may ask for the pre-activation output
-    (``call(..., logits=True)``) to fuse softmax into the cross-entropy."""
+    """A layer ending in an activation (ReLU is fused into the Dense / Conv2D kernels)."""
 
     def _set_activation(self, activation):
         self.activation = activations.get(activation)
@@ -80,6 +79,14 @@ class Activated(Layer):
     @property
     def activation_name(self):
         return activations.serialize(self.activation)
+
+    def _array_activation(self, fused_relu):
+        """The activation as an array -> array function for planned inference (None: the
+        identity, or ReLU fused into the kernel)."""
+        act = self.activation
+        if act is activations.linear or (fused_relu and act is activations.relu):
+            return None
+        return lambda a: act(Tensor(a)).data
 
 
 class Dense(Activated):
@@ -107,21 +114,31 @@ class Dense(Activated):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def call(self, x, training=False, logits=False):
+    def call(self, x, training=False):
         if x.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: "
                              f"expected axis -1 of input shape to have value "
                              f"{self.kernel.shape[0]}, but received input with shape {x.shape}")
-        fuse_relu = self.activation is activations.relu and not logits
+        fuse_relu = self.activation is activations.relu
         if x.ndim == 2:
             y = linear(x, self.kernel, self.bias, activation="relu" if fuse_relu else None)
         else:
             y = x @ self.kernel + self.bias if self.use_bias else x @ self.kernel
             if fuse_relu:
                 y = y.relu()
-        if logits or fuse_relu:
-            return y
-        return self.activation(y)
+        return y if fuse_relu else self.activation(y)
+
+    def _inference_fn(self, input_shape):
+        if len(input_shape) != 2:
+            return None
+        relu = self.activation is activations.relu
+        post = self._array_activation(fused_relu=True)
+
+        def dense(a):
+            y = linear_array(a, self.kernel.data, None if self.bias is None else self.bias.data,
+                             relu)
+            return y if post is None else post(y)
+        return dense
 
     def get_config(self):
         return {**super().get_config(), "units": self.units,
@@ -141,8 +158,11 @@ class Activation(Activated):
         super().__init__(**kwargs)
         self._set_activation(activation)
 
-    def call(self, x, training=False, logits=False):
-        return x if logits else self.activation(x)
+    def call(self, x, training=False):
+        return self.activation(x)
+
+    def _inference_fn(self, input_shape):
+        return self._array_activation(fused_relu=False) or (lambda a: a)
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation_name}
@@ -155,6 +175,9 @@ class Flatten(Layer):
 
     def call(self, x, training=False):
         return x.reshape(x.shape[0], -1)
+
+    def _inference_fn(self, input_shape):
+        return lambda a: a.reshape(a.shape[0], -1)
 
 
 class Reshape(Layer):
@@ -188,6 +211,9 @@ class Reshape(Layer):
     def call(self, x, training=False):
         return x.reshape((x.shape[0],) + self.target_shape)
 
+    def _inference_fn(self, input_shape):
+        return lambda a: a.reshape((a.shape[0],) + self.target_shape)
+
     def get_config(self):
         return {**super().get_config(), "target_shape": list(self.target_shape)}
 
@@ -216,6 +242,9 @@ class Dropout(Layer):
         self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
         from ..random import Generator
         self._gen = Generator(seed) if seed is not None else None
+
+    def _inference_fn(self, input_shape):
+        return lambda a: a          # inference: the identity
 
     def call(self, x, training=False):
         if not training or self.rate == 0:

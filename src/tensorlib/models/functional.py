@@ -9,7 +9,7 @@ keyed by input/output name).
 from .. import graph
 from ..layers.base import unique_name
 from . import compile_utils
-from .sequential import ends_in_softmax
+from .summary import summary_lines
 from .training import Model
 
 
@@ -144,20 +144,14 @@ class Functional(Model):
         outs = self._graph.run(values, training)
         return outs[0] if len(outs) == 1 else outs
 
-    def _forward(self, xs, training, logits=()):
-        return self._graph.run(xs, training, logits)
+    def _forward(self, xs, training):
+        return self._graph.run(xs, training)
 
     def _pack_outputs(self, values):
         return compile_utils.pack(self._outputs_struct, values, self._output_names)
 
-    def _ends_in_softmax(self, i):
-        t = self._graph.outputs[i]
-        if t.node is None or self._graph.consumers.get(id(t)) or \
-                sum(o is t for o in self._graph.outputs) > 1 or \
-                any(t is x for x in self._graph.inputs):
-            return False
-        return t.node.single_output and ends_in_softmax(t.node.layer)
-
     def summary(self, line_length=None, positions=None, print_fn=None):
-        from .summary import summary_lines
         (print_fn or print)("\n".join(summary_lines(self, line_length)))
+
+
+Model._functional_class = Functional

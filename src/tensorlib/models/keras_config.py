@@ -19,6 +19,8 @@ from .. import activations
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
+from ..layers import LAYER_CLASSES, InputLayer
+from .sequential import Sequential
 
 _UNUSED_REG = {"kernel_regularizer": (None,), "bias_regularizer": (None,),
                "activity_regularizer": (None,), "kernel_constraint": (None,),
@@ -126,7 +128,6 @@ def check_layer_name(name, func):
 # ----------------------------------------------------------------- layers: reading
 def layer_from_keras(entry, index, safe_mode=True):
     """A tensorlib layer from one entry of a Keras ``layers`` list (InputLayer excluded)."""
-    from ..layers import LAYER_CLASSES
     cls, config = _entry_parts(entry, index)
     name = config.get("name")
     where = f"layer {index} ({_short(name)}, class {_short(cls)})"
@@ -302,8 +303,6 @@ def _sequential_to_keras(model):
 
 
 def _sequential_from_keras(config, safe_mode):
-    from ..layers import InputLayer
-    from .sequential import Sequential
     name = config.get("name", "sequential")
     if not isinstance(name, str) or not 0 < len(name) <= 255:
         raise ConfigError(f"the model name must be a non-empty string. Received: "

@@ -30,6 +30,8 @@ import numpy as np
 
 from .. import optimizers as optimizers_mod
 from .._weights import checked_weight_values
+from .._version import __version__
+from ..layers.base import snake_case
 from . import keras_config
 from .keras_config import ConfigError
 
@@ -58,7 +60,6 @@ def save_keras(model, filepath, atomic_write):
     h5py = require_h5py("save", filepath)
     record = keras_config.model_to_keras(model, keras_config.compile_to_keras(model))
     weights = weights_h5_bytes(h5py, model)
-    from .. import __version__
     metadata = {"keras_version": KERAS_VERSION,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
                 "producer": f"tensorlib {__version__}"}
@@ -98,7 +99,6 @@ def weights_h5_bytes(h5py, model):
 
 def _layer_keys(model):
     """Keras's group names for the model's layers: snake_case class name, numbered."""
-    from ..layers.base import snake_case
     seen, keys = {}, []
     for layer in model.layers:
         base = snake_case(type(layer).__name__)

@@ -40,9 +40,17 @@ import os
 import re
 import secrets
 import stat
+import sys
 import zipfile
 
 import numpy as np
+
+from .. import metrics as metrics_mod
+from ..layers import LAYER_CLASSES
+from . import keras_format, training
+from .keras_config import metric_records
+from .keras_format import save_keras, save_weights_h5
+from .sequential import Sequential
 
 FORMAT = "tensorlib-model-v1"
 META_MAX_BYTES = 16 * 2**20     # the architecture record; real ones are a few KiB
@@ -315,7 +323,6 @@ def _assign(model, arrays, archive):
 
 # ----------------------------------------------------------------- model record
 def _checked_config(meta, archive):
-    from ..layers import LAYER_CLASSES
 
     def bad(what):
         return ValueError(f"{archive.func}: the model file {archive.path} has a malformed "
@@ -345,7 +352,6 @@ def _checked_config(meta, archive):
 
 
 def _build(config, archive):
-    from .sequential import Sequential
     try:
         model = Sequential.from_config(config)
     except Exception as e:  # noqa: BLE001 - any constructor/build failure, MemoryError too
@@ -378,7 +384,6 @@ def _compile(model, cc, archive):
                          f"compile_config={_short(repr(cc))}")
     if not cc.get("optimizer") or not cc.get("loss"):
         return
-    from .. import metrics as metrics_mod
     try:
         metrics = [m if isinstance(m, str) else metrics_mod.get(m) for m in metrics or []]
         model.compile(optimizer=cc["optimizer"], loss=cc["loss"], metrics=metrics)
@@ -395,7 +400,6 @@ def _is_metric_record(m):
 
 def _compile_record(model):
     """The model's compile settings for the npz record, metric objects included."""
-    from .keras_config import metric_records
     cc = getattr(model, "compile_config", None)
     if cc is None or not isinstance(cc.get("metrics"), list):
         return cc                       # uncompiled, or metrics per output
@@ -416,7 +420,6 @@ def save_weights(model, filepath):
     if not model.built:
         raise ValueError("The model must be built before its weights can be saved.")
     if name.endswith(".weights.h5"):
-        from .keras_format import save_weights_h5
         return save_weights_h5(model, filepath, _atomic_write)
     if name.endswith((".h5", ".hdf5", ".keras")):
         raise ValueError("save_weights: the filename must end in `.weights.h5` for Keras's "
@@ -432,7 +435,6 @@ def load_weights(model, filepath):
     with _open_regular(path, "load_weights") as f:
         head = f.read(8)
         f.seek(0)
-        from . import keras_format
         if keras_format.is_hdf5(head):
             return keras_format.load_weights_h5(model, f, "load_weights", path)
         with _Archive(path, "load_weights", file=f) as archive:
@@ -449,7 +451,6 @@ def save_model(model, filepath):
     if not model.built:
         raise ValueError("The model must be built before it can be saved.")
     if name.endswith(".keras"):
-        from .keras_format import save_keras
         return save_keras(model, filepath, _atomic_write)
     if name.endswith((".h5", ".hdf5")):
         raise ValueError("save: the legacy Keras 2 HDF5 model format is not supported; use a "
@@ -470,7 +471,6 @@ def load_model(filepath, compile=True, safe_mode=True):  # noqa: A002 - Keras's 
         raise ValueError(f"load_model: safe_mode must be True or False. Received: "
                          f"safe_mode={safe_mode!r}")
     with _open_regular(path, "load_model") as f:
-        from . import keras_format
         if keras_format.is_hdf5(f.read(8)):
             raise ValueError(f"load_model: {path} is an HDF5 file: either Keras weights "
                              "(build the model and call load_weights()) or a legacy Keras 2 "
@@ -491,3 +491,6 @@ def load_model(filepath, compile=True, safe_mode=True):  # noqa: A002 - Keras's 
     if compile:
         _compile(model, meta.get("compile_config"), archive)
     return model
+
+
+training.register_saving(sys.modules[__name__])

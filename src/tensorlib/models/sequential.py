@@ -1,9 +1,12 @@
 """``Sequential``: a plain stack of layers, built as soon as its input shape is known."""
-from .. import activations, graph
+from .. import graph
+from ..autograd import is_grad_enabled
 from ..layers.base import Layer, unique_name
-from ..layers.core import Activated, InputLayer
+from ..layers.core import InputLayer
+from ..layers import LAYER_CLASSES
 from .summary import summary_lines
 from .training import Model
+from ..tensor import Tensor
 
 
 class Sequential(Model):
@@ -87,7 +90,9 @@ class Sequential(Model):
         return x.shape
 
     def _forget_graph(self):
-        """Drop the nodes of this model's previous build from its layers."""
+        """Drop the nodes of this model's previous build from its layers (and the plans
+        made for those layers)."""
+        self._plans = {}
         for node in self._nodes:
             if node in node.layer._inbound_nodes:
                 node.layer._inbound_nodes.remove(node)
@@ -138,21 +143,45 @@ class Sequential(Model):
     def _output_shapes(self):
         return [self.output_shape]
 
-    def _forward(self, xs, training, logits=()):
-        return [self.call(xs[0], training=training, logits=bool(logits))]
+    def _forward(self, xs, training):
+        if not training and not is_grad_enabled():
+            plan = self._inference_plan(xs[0])
+            if plan is not None:
+                a = xs[0].data
+                for fn in plan:
+                    a = fn(a)
+                return [Tensor(a)]
+        return [self.call(xs[0], training=training)]
+
+    # ------------------------------------------------------------ planned inference
+    def _inference_plan(self, x):
+        """Inference without autograd records or per-call argument checks: each layer's
+        array function (Layer._inference_fn), planned once per input shape and dtype (batch
+        axis free) and reused; None when a layer has none or its dtype is not the input's
+        (the layers then run as usual). Planned or not, the results are the same."""
+        key = (x.shape[1:], x.dtype)
+        plans = self.__dict__.setdefault("_plans", {})
+        if key not in plans:
+            plans[key] = self._make_plan((None,) + tuple(x.shape[1:]), x.dtype)
+        return plans[key]
+
+    def _make_plan(self, shape, dtype):
+        fns = []
+        for layer in self._layers:
+            fn = layer._inference_fn(shape) if layer.dtype == dtype else None
+            if fn is None:
+                return None
+            fns.append(fn)
+            shape = layer.compute_output_shape(shape)
+        return fns
 
     def _ensure_built(self, shapes):
         self.ensure_built(shapes[0])
 
-    def _ends_in_softmax(self, i):
-        return bool(self._layers) and ends_in_softmax(self._layers[-1])
-
     # ------------------------------------------------------------ compute
-    def call(self, x, training=False, logits=False):
-        last = len(self._layers) - 1
-        for i, layer in enumerate(self._layers):
-            x = layer.call(x, training=training, logits=True) if (logits and i == last) \
-                else layer.call(x, training=training)
+    def call(self, x, training=False):
+        for layer in self._layers:
+            x = layer.call(x, training=training)
         return x
 
     def ensure_built(self, x_shape):
@@ -181,7 +210,6 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config):
-        from ..layers import LAYER_CLASSES
         model = cls(name=config["name"])
         for entry in config["layers"]:
             layer_cls = LAYER_CLASSES.get(entry["class_name"])
@@ -191,11 +219,3 @@ class Sequential(Model):
             model.add(layer_cls.from_config(dict(entry["config"])))
         return model
 
-
-def ends_in_softmax(layer):
-    """Whether ``layer.call(..., logits=True)`` returns the logits of a softmax output."""
-    if isinstance(layer, Activated):
-        return layer.activation is activations.softmax
-    if isinstance(layer, Sequential):
-        return bool(layer._layers) and ends_in_softmax(layer._layers[-1])
-    return False

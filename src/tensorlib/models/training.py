@@ -2,9 +2,9 @@
 
 Every argument is validated before the first weight changes, so a bad call leaves the
 model as it was. Models have one or several inputs and outputs; data, losses, loss weights
-and metrics are given per output as Keras reads them (``compile_utils``). When an output's
-producing layer ends in a softmax and its loss is a categorical cross-entropy, training
-uses the fused softmax-cross-entropy op on that layer's logits.
+and metrics are given per output as Keras reads them (``compile_utils``). A categorical
+cross-entropy on a softmax output uses the fused softmax-cross-entropy op on the softmax's
+input by itself (losses.py), as Keras does: no layer needs to know.
 """
 import math
 
@@ -16,6 +16,7 @@ from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from ..autograd import no_grad
+from .._weights import checked_weight_values
 from ..layers.base import Layer, snake_case, unique_name
 from ..random import get_generator
 from ..tensor import Tensor
@@ -26,15 +27,17 @@ from .progbar import Progbar
 class Model(Layer):
     """Base of ``Sequential`` and ``Functional``. ``Model(inputs, outputs)`` makes a
     functional model. Subclasses provide ``layers``, ``_input_names``, ``_output_names``,
-    ``_output_shapes``, ``_forward(xs, training, logits)`` (a list of Tensors, one per
-    output), ``_ensure_built(shapes)`` and ``_ends_in_softmax(i)``."""
+    ``_output_shapes``, ``_forward(xs, training)`` (a list of Tensors, one per output) and
+    ``_ensure_built(shapes)``."""
 
     _takes_structure = True
+    # Model(inputs, outputs) makes a functional model: models/functional.py, which
+    # subclasses Model, registers its class here (imports go one way).
+    _functional_class = None
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
-            from .functional import Functional
-            return super().__new__(Functional)
+            return super().__new__(Model._functional_class)
         return super().__new__(cls)
 
     def __init__(self, name=None, trainable=True):
@@ -89,11 +92,16 @@ class Model(Layer):
         exact shape, a real numeric dtype (bool/int/float; not complex, datetime, string
         or object) and no NaN or infinity once cast to the weight's dtype. On any error
         (ValueError naming the weight; for non-finite values, how many) nothing changes."""
-        from .._weights import checked_weight_values
         own = self.weights
         values = checked_weight_values(f"Model {self.name!r}", own, weights)
         for var, value in zip(own, values):
             var.data[...] = value
+
+    @property
+    def metrics(self):
+        """The compiled metric objects (resolved by the first fit / evaluate / train step),
+        which callbacks consult (EarlyStopping's mode 'auto' reads their direction)."""
+        return [m for per_output in (getattr(self, "_metrics", None) or []) for m in per_output]
 
     def get_layer(self, name=None, index=None):
         """A layer by ``name`` or by ``index`` in ``model.layers`` (Keras semantics)."""
@@ -209,25 +217,12 @@ class Model(Layer):
                              f"{where} shape {out}. Received: y shape {y.shape}")
 
     # ------------------------------------------------------------ steps
-    def _fused_outputs(self):
-        """Indices of outputs trained through the fused softmax-cross-entropy: a
-        softmax-ended producer and a categorical cross-entropy on probabilities."""
-        return tuple(i for i, loss in enumerate(self._losses)
-                     if getattr(loss, "fuses_softmax", False) and self._ends_in_softmax(i))
-
     def _loss_and_pred(self, xb, yb, training):
-        fused = self._fused_outputs()
-        outs = self._forward([Tensor(a) for a in xb], training, fused)
+        outs = self._forward([Tensor(a) for a in xb], training)
         total, per_output, preds = None, [], []
         for i, (out, loss) in enumerate(zip(outs, self._losses)):
-            if i in fused:
-                value = loss.from_logits_call(yb[i], out)
-                z = out.data - out.data.max(axis=-1, keepdims=True)
-                e = np.exp(z)
-                preds.append(e / e.sum(axis=-1, keepdims=True))
-            else:
-                value = loss(yb[i], out) if loss is not None else None
-                preds.append(out.data)
+            value = loss(yb[i], out) if loss is not None else None
+            preds.append(out.data)
             per_output.append(value)
             if value is not None:
                 term = value * self._loss_weights[i] if self._weighted else value
@@ -434,16 +429,24 @@ class Model(Layer):
 
     # ------------------------------------------------------------ saving
     def save_weights(self, filepath):
-        from .saving import save_weights
-        save_weights(self, filepath)
+        _saving.save_weights(self, filepath)
 
     def load_weights(self, filepath):
-        from .saving import load_weights
-        load_weights(self, filepath)
+        _saving.load_weights(self, filepath)
 
     def save(self, filepath):
-        from .saving import save_model
-        save_model(self, filepath)
+        _saving.save_model(self, filepath)
+
+
+# models/saving.py sits above this module (it builds Sequential models from files); it
+# registers itself here, so that Model.save / save_weights / load_weights reach it without
+# an import cycle (imports go one way: training <- sequential <- saving).
+_saving = None
+
+
+def register_saving(module):
+    global _saving
+    _saving = module
 
 
 def _loss_config(loss):
