@@ -134,7 +134,7 @@ class MaxPool2D(Function):
     def backward(self, g):
         src = self.relu_src
         if src is not None and not src.released:
-            g = np.where(self.y <= 0, 0, g)          # keeps g where y is NaN, as ReLU does
+            g = relu_grad(self.y, g)      # the ReLU's own mask rule (NaN passes), pooled size
         gx = get_backend().max_pool2d_backward(g, self.argmax, self.x_shape, *self.args)
         if src is not None and not src.released:
             src.premasked = gx
