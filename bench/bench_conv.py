@@ -29,7 +29,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from _fit_common import bootstrap_ratio  # noqa: E402
+from _fit_common import bootstrap_ratio, machine  # noqa: E402
 
 # glibc returns big freed blocks to the OS (and hands out fresh, page-faulting ones) until
 # its adaptive mmap threshold has grown past them, which made every implementation's
@@ -188,10 +188,11 @@ def main():
     info = {"command": " ".join(["python"] + sys.argv),
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "cpu": f"{_cpu_model()} ({os.cpu_count()} logical CPUs)",
-            "python": f"{platform.python_version()}, {_versions()}", "malloc_env": MALLOC_ENV}
+            "python": f"{platform.python_version()}, {_versions()}", "malloc_env": MALLOC_ENV,
+            "machine": machine()}
     print(f"# command: {info['command']}")
     print(f"# date:    {info['date']}")
-    print(f"# cpu:     {info['cpu']}")
+    print(f"# cpu:     {info['cpu']}, SIMD flags {' '.join(info['machine']['simd'])}")
     print(f"# python:  {info['python']}")
     print(f"# env:     {' '.join(f'{k}={v}' for k, v in MALLOC_ENV.items())} (see MALLOC_ENV); "
           "FTZ: tensorlib flushes denormals inside its kernels, PyTorch and NumPy do not")

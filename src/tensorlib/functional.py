@@ -125,6 +125,11 @@ class MaxPool2D(Function):
     added to it), the ReLU skips its own mask pass over the full-size gradient, otherwise
     it masks the sum again (masking twice changes nothing)."""
 
+    @staticmethod
+    def extra_params(x):
+        """The ReLU Function that made ``x``, when one did (see the class docstring)."""
+        return {"relu_src": x._ctx} if getattr(x._ctx, "relu_y", None) is not None else {}
+
     def forward(self, x, pool_size=(2, 2), strides=(2, 2), padding="valid", relu_src=None):
         self.args, self.x_shape = (pool_size, strides, padding), x.shape
         y, self.argmax = get_backend().max_pool2d_forward(x, pool_size, strides, padding)
@@ -142,6 +147,10 @@ class MaxPool2D(Function):
 
 
 class AvgPool2D(Function):
+    @staticmethod
+    def extra_params(x):
+        return {}
+
     def forward(self, x, pool_size=(2, 2), strides=(2, 2), padding="valid"):
         self.args, self.x_shape = (pool_size, strides, padding), x.shape
         return get_backend().avg_pool2d_forward(x, pool_size, strides, padding)
@@ -157,10 +166,8 @@ def _pool(op, cls, x, pool_size, strides, padding):
     strides = pool_size if strides is None else _pair(op, "strides", strides)
     padding = normalize_padding(padding)
     _check_window(op, x.shape, pool_size, strides, padding, (1, 1))
-    if cls is MaxPool2D and getattr(x._ctx, "relu_y", None) is not None:
-        return cls.apply(x, pool_size=pool_size, strides=strides, padding=padding,
-                         relu_src=x._ctx)
-    return cls.apply(x, pool_size=pool_size, strides=strides, padding=padding)
+    return cls.apply(x, pool_size=pool_size, strides=strides, padding=padding,
+                     **cls.extra_params(x))
 
 
 def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):
