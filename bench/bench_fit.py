@@ -9,9 +9,10 @@ bootstrap 95% intervals of every ratio.
 Implementations (``--impls``): ``tensorlib`` (native kernels), ``tensorlib-numpy`` (its
 pure-NumPy backend), ``numpy`` (``peer_numpy.py``: a careful pure-NumPy program with no
 tensorlib code), ``torch-nchw`` and ``torch-cl`` (PyTorch eager, NCHW and channels_last),
-``keras`` (Keras 3 on the torch backend). PyTorch and Keras run under ``--peer-python``
-(a separate virtual environment; the project never depends on them) and tensorlib is never
-imported into their processes.
+``keras`` (Keras 3 on the torch backend), and ``tensorlib-functional`` (the same layers as a
+functional model, ``Model(inputs, outputs)``, against tensorlib's ``Sequential``). PyTorch
+and Keras run under ``--peer-python`` (a separate virtual environment; the project never
+depends on them) and tensorlib is never imported into their processes.
 
 The same work everywhere: the seed model in Keras layout, the same Glorot-uniform initial
 weights (``_fit_common.keras_init``), RMSprop (lr 1e-3, rho 0.9, eps 1e-7), batch 64, a
@@ -44,7 +45,8 @@ from _fit_common import (BATCH, CONVNET, Usage, bootstrap_ratio, keras_init,  # 
                          load_fashion_mnist, machine, verdict)
 
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
-IMPLS = ["tensorlib", "torch-nchw", "torch-cl", "keras", "numpy", "tensorlib-numpy"]
+IMPLS = ["tensorlib", "torch-nchw", "torch-cl", "keras", "numpy", "tensorlib-numpy",
+         "tensorlib-functional"]
 PEERS = ("torch-nchw", "torch-cl", "keras")
 SEED = 0
 
@@ -60,8 +62,9 @@ def _onehot(y):
     return out
 
 
-def _keras_like_model(mod, model):
-    """The seed model built with a Keras-compatible module (tensorlib or keras)."""
+def _keras_like_model(mod, model, functional=False):
+    """The seed model built with a Keras-compatible module (tensorlib or keras), as a
+    ``Sequential`` or, with ``functional``, the same layers called on an ``Input``."""
     L = mod.layers
     if model == CONVNET:
         seq = [L.Input((28, 28, 1)), L.Conv2D(32, (3, 3), activation="relu"),
@@ -71,16 +74,22 @@ def _keras_like_model(mod, model):
     else:
         seq = [L.Input((784,)), L.Dense(512, activation="relu"),
                L.Dense(10, activation="softmax")]
-    m = mod.models.Sequential(seq)
+    if functional:
+        x = inp = seq[0]
+        for layer in seq[1:]:
+            x = layer(x)
+        m = mod.Model(inp, x)
+    else:
+        m = mod.models.Sequential(seq)
     m.set_weights(keras_init(model, SEED))
     m.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
     return m
 
 
-def child_keras_like(args, mod, no_grad):
+def child_keras_like(args, mod, no_grad, functional=False):
     xt, yt, xs, ys = load_fashion_mnist(args.model)
     xt, xt_y = xt[:args.limit], _onehot(yt[:args.limit])
-    m = _keras_like_model(mod, args.model)
+    m = _keras_like_model(mod, args.model, functional)
     out = {}
     if args.task == "fit":
         w = args.warmup * BATCH
@@ -123,11 +132,11 @@ def _time_inference(predict, call, xs, ys):
             "accuracy": float(np.mean(np.asarray(pred).argmax(1) == ys))}
 
 
-def child_tensorlib(args, backend):
+def child_tensorlib(args, backend, functional=False):
     import tensorlib
     tensorlib.set_backend(backend)
     tensorlib.set_num_threads(args.threads)
-    return child_keras_like(args, tensorlib, tensorlib.no_grad)
+    return child_keras_like(args, tensorlib, tensorlib.no_grad, functional)
 
 
 def child_keras(args):
@@ -238,8 +247,9 @@ def child_numpy(args):
 
 
 def child(args):
-    if args.child in ("tensorlib", "tensorlib-numpy"):
-        out = child_tensorlib(args, "native" if args.child == "tensorlib" else "numpy")
+    if args.child in ("tensorlib", "tensorlib-numpy", "tensorlib-functional"):
+        out = child_tensorlib(args, "numpy" if args.child == "tensorlib-numpy" else "native",
+                              functional=args.child == "tensorlib-functional")
     elif args.child == "keras":
         out = child_keras(args)
     elif args.child.startswith("torch"):

@@ -12,6 +12,7 @@
 static int g_cpu_level = -1;      /* probed hardware level, -1 = not yet */
 static int g_requested = -1;      /* tl_simd_set_level() request, -1 = none */
 static int g_env_level = -2;      /* parsed TENSORLIB_SIMD, -1 = unset/invalid, -2 = not read */
+static int g_emulate_avx512 = 0;  /* tl_simd_set_emulate_avx512() */
 
 static int probe_cpu(void)
 {
@@ -81,12 +82,24 @@ int tl_simd_set_level(int level)
     return tl_simd_level();
 }
 
+int tl_simd_set_emulate_avx512(int on)
+{
+    g_emulate_avx512 = (on && tl_cpu_simd_level() >= TL_SIMD_AVX2) ? 1 : 0;
+    return g_emulate_avx512;
+}
+
+int tl_simd_kernel_level(void)
+{
+    return g_emulate_avx512 ? TL_SIMD_AVX512_EMU : tl_simd_level();
+}
+
 const char *tl_simd_level_name(int level)
 {
     switch (level) {
     case TL_SIMD_REF: return "ref";
     case TL_SIMD_AVX2: return "avx2";
     case TL_SIMD_AVX512: return "avx512";
+    case TL_SIMD_AVX512_EMU: return "avx512-emu";
     default: return "?";
     }
 }

@@ -6,6 +6,10 @@
  * from tl_simd_set_level() if called, else from the env var TENSORLIB_SIMD
  * (avx512 | avx2 | ref), else "as high as the CPU allows". Asking for a level the CPU
  * lacks silently gives the highest level it has, so forcing can never crash.
+ * A testing hook, tl_simd_set_emulate_avx512(), makes the kernels run the AVX-512
+ * kernels' source built for AVX2 + FMA (level TL_SIMD_AVX512_EMU), so their logic and
+ * blocking can be checked on a machine without AVX-512; kernels dispatch on
+ * tl_simd_kernel_level(), which reports it.
  */
 #ifndef TL_CPU_FEATURES_H
 #define TL_CPU_FEATURES_H
@@ -17,7 +21,8 @@ extern "C" {
 enum {
     TL_SIMD_REF = 0,    /* portable C */
     TL_SIMD_AVX2 = 1,   /* AVX2 + FMA */
-    TL_SIMD_AVX512 = 2  /* AVX-512F (+ AVX2 + FMA) */
+    TL_SIMD_AVX512 = 2, /* AVX-512F (+ AVX2 + FMA) */
+    TL_SIMD_AVX512_EMU = 3 /* testing: the AVX-512 kernels' source built for AVX2 + FMA */
 };
 
 /* Highest level this CPU and OS support. */
@@ -30,7 +35,15 @@ int tl_simd_level(void);
  * Returns the resulting active level. */
 int tl_simd_set_level(int level);
 
-/* "ref", "avx2", "avx512"; "?" for an unknown level. */
+/* Testing hook: while on (and the CPU has AVX2 + FMA), tl_simd_kernel_level() is
+ * TL_SIMD_AVX512_EMU. Returns 1 if the emulation is now active. */
+int tl_simd_set_emulate_avx512(int on);
+
+/* Level the kernels dispatch on: TL_SIMD_AVX512_EMU while the emulation is on, else
+ * tl_simd_level(). */
+int tl_simd_kernel_level(void);
+
+/* "ref", "avx2", "avx512", "avx512-emu"; "?" for an unknown level. */
 const char *tl_simd_level_name(int level);
 
 /* Parse a level name (case-insensitive); -1 if it is not one. */

@@ -330,20 +330,11 @@ static const tl_dkernel D_KERNELS[] = {
 #endif
 };
 
-static int g_emulate_avx512 = 0;
-
-int tl_sgemm_set_emulate_avx512(int on)
-{
-    g_emulate_avx512 = (on && tl_cpu_simd_level() >= TL_SIMD_AVX2) ? 1 : 0;
-    return g_emulate_avx512;
-}
-
 const tl_skernel *tl_sgemm_kernel(void)
 {
 #ifdef TL_X86
-    if (g_emulate_avx512)
-        return &S_KERNELS[3];
-    switch (tl_simd_level()) {
+    switch (tl_simd_kernel_level()) {
+    case TL_SIMD_AVX512_EMU: return &S_KERNELS[3];
     case TL_SIMD_AVX512: return &S_KERNELS[2];
     case TL_SIMD_AVX2: return &S_KERNELS[1];
     default: break;

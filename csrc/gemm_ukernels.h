@@ -11,7 +11,8 @@
  * C has row stride ldc and unit column stride; C is never read when beta == 0.
  * Every ISA kernel lives in gemm_ukernels.c behind a target attribute, so the library
  * needs no -march flag; tl_sgemm_kernel() picks the best one for the current
- * tl_simd_level() (cpu_features.h).
+ * tl_simd_kernel_level() (cpu_features.h: avx512-emu, its testing hook, runs the
+ * AVX-512 kernel's source built for AVX2).
  */
 #ifndef TL_GEMM_UKERNELS_H
 #define TL_GEMM_UKERNELS_H
@@ -56,11 +57,6 @@ typedef struct {
 /* Kernel for the active SIMD level. */
 const tl_skernel *tl_sgemm_kernel(void);
 const tl_dkernel *tl_dgemm_kernel(void);
-
-/* Testing hook: while on (and the CPU has AVX2) tl_sgemm_kernel() returns the
- * AVX-512 12 x 32 kernel source compiled for AVX2, so its logic can be checked on a
- * machine without AVX-512. Returns 1 if the emulation is now active. */
-int tl_sgemm_set_emulate_avx512(int on);
 
 /* Pack mc x kc of op(A) (element (i, p) at a[i*rsa + p*csa]) into ceil(mc/mr) panels
  * out[ip*mr*kc + p*mr + i], rows past mc zero-filled. */

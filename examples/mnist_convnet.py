@@ -2,12 +2,17 @@
 
     python examples/mnist_convnet.py --dataset fashion_mnist --epochs 5 --batch-size 64
 
+Data-parallel on 2 processes (batch 64 is the global batch, 32 per process):
+
+    mpiexec -n 2 python examples/mnist_convnet.py --dataset fashion_mnist --epochs 5
+
 Real MNIST: place Keras's `mnist.npz` in ~/.tensorlib/datasets/ (or let it download where
 there is internet) and pass --dataset mnist.
 """
 import argparse
 import time
 
+from tensorlib import distribution
 from tensorlib import layers
 from tensorlib import models
 from tensorlib.datasets import fashion_mnist, mnist
@@ -21,7 +26,14 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--train-samples", type=int, default=None,
                         help="use only the first N training images")
+    parser.add_argument("--distributed", action="store_true",
+                        help="train data-parallel over the processes of mpiexec (the default "
+                             "when mpiexec starts more than one)")
     args = parser.parse_args(argv)
+    distribution.initialize()
+    if args.distributed or distribution.num_processes() > 1:
+        distribution.set_distribution(distribution.DataParallel())
+    chief = distribution.process_id() == 0
 
     model = models.Sequential()
     model.add(layers.Conv2D(32, (3, 3), activation='relu', input_shape=(28, 28, 1)))
@@ -32,7 +44,8 @@ def main(argv=None):
     model.add(layers.Flatten())
     model.add(layers.Dense(64, activation='relu'))
     model.add(layers.Dense(10, activation='softmax'))
-    model.summary()
+    if chief:
+        model.summary()
 
     data = mnist if args.dataset == "mnist" else fashion_mnist
     (train_images, train_labels), (test_images, test_labels) = data.load_data()
@@ -47,8 +60,11 @@ def main(argv=None):
     model.fit(train_images, train_labels, epochs=args.epochs, batch_size=args.batch_size)
     elapsed = time.perf_counter() - start
     test_loss, test_acc = model.evaluate(test_images, test_labels)
-    print(f"test_acc: {test_acc:.4f}  test_loss: {test_loss:.4f}  "
-          f"train time: {elapsed:.1f} s ({elapsed / args.epochs:.1f} s/epoch)")
+    if chief:
+        print(f"test_acc: {test_acc:.4f}  test_loss: {test_loss:.4f}  "
+              f"train time: {elapsed:.1f} s ({elapsed / args.epochs:.1f} s/epoch)"
+              + (f" on {distribution.num_processes()} processes"
+                 if distribution.num_processes() > 1 else ""))
     return test_acc
 
 

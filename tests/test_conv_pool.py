@@ -2,9 +2,11 @@
 
 The naive oracles below are written from the definitions (Keras output-size rules
 re-derived here, not imported), on small awkward shapes. The native backend is checked
-against numpy_ref in float32 and float64, at 1 and 2 threads, with the AVX2 and the
-portable micro-kernels, for every kernel variant it may pick, on contiguous and
-non-contiguous inputs. Backward passes are also checked by the adjoint identity.
+against numpy_ref in float32 and float64, at 1 and 2 threads, with the micro-kernels of
+every SIMD level the CPU has (AVX-512, AVX2, portable), for every kernel variant it may
+pick, on contiguous and non-contiguous inputs. Backward passes are also checked by the
+adjoint identity. The AVX-512 12 x 32 tiles also run emulated (their source built for
+AVX2) wherever the CPU has AVX2, so they are tested on machines without AVX-512.
 """
 import os
 import platform
@@ -152,28 +154,58 @@ def nthreads(request):
 
 
 HAS_AVX512 = HAS_AVX2 and "avx512f" in FLAGS
-LEVELS = {"ref": 0, "avx2": 1, "avx512": 2}
+# Conv tile per forced level: (tile_info()['level'], pixels, channels). 'avx512-emu' is the
+# AVX-512 tiles' source built for AVX2 (gemm._set_simd_level's testing hook): it runs the
+# 12 x 32 tiles wherever the CPU has AVX2, and follows level 2's kernel choices.
+TILES = {"ref": (0, 6, 16), "avx2": (1, 6, 16), "avx512": (2, 12, 32),
+         "avx512-emu": (2, 12, 32)}
 
 
-@pytest.fixture(params=["avx512", "avx2", "ref"])
+@pytest.fixture(params=["avx512", "avx512-emu", "avx2", "ref"])
 def simd(request):
     """The direct conv kernels at each SIMD level, forced through the one dispatcher that
     every kernel module shares (gemm._set_simd_level). Skipped only on a CPU that lacks the
     level according to /proc/cpuinfo: where it has it, not getting it is a failure."""
     level = request.param
-    has = {"ref": True, "avx2": HAS_AVX2, "avx512": HAS_AVX512}[level]
-    if FLAGS is not None and not has:
-        pytest.skip(f"CPU without {level} (/proc/cpuinfo)")
-    kgemm._set_simd_level(level)
+    has = {"ref": True, "avx2": HAS_AVX2, "avx512": HAS_AVX512, "avx512-emu": HAS_AVX2}
+    if FLAGS is not None and not has[level]:
+        pytest.skip(f"CPU without {'avx2' if level == 'avx512-emu' else level} "
+                    "(/proc/cpuinfo)")
+    try:
+        kgemm._set_simd_level(level)
+    except ValueError:
+        if FLAGS is None:
+            pytest.skip(f"no /proc/cpuinfo, and the library finds no AVX2 for {level}")
+        raise
     try:
         info = kconv.tile_info()
-        if FLAGS is None and info["level"] != LEVELS[level]:
+        if FLAGS is None and info["kernel"] != level:
             pytest.skip(f"no /proc/cpuinfo, and the library finds no {level}")
-        assert info["level"] == LEVELS[level], f"the CPU has {level} but the conv tiles do not"
-        assert info["channels"] == (32 if level == "avx512" else 16)
+        assert info["kernel"] == level, f"the CPU has {level} but the conv tiles do not"
+        assert (info["level"], info["pixels"], info["channels"]) == TILES[level], info
         yield level
     finally:
         kgemm._set_simd_level(None)
+
+
+@pytest.mark.skipif(not HAS_AVX2, reason="CPU without avx2 + fma (/proc/cpuinfo)")
+def test_avx512_emulation_runs_the_12x32_tiles():
+    """'avx512-emu' switches the GEMM and the conv tiles together to the AVX-512 source
+    (12 x 32), on any AVX2 CPU; forcing another level or None turns it off again."""
+    default = kconv.tile_info()
+    try:
+        assert kgemm._set_simd_level("avx512-emu") == "avx512-emu"
+        assert kgemm.simd_info()["kernel"] == "avx512-emu"
+        assert kconv.tile_info() == {"level": 2, "kernel": "avx512-emu", "pixels": 12,
+                                     "channels": 32}
+        assert kgemm._set_simd_level("avx2") == "avx2"
+        assert kconv.tile_info() == {"level": 1, "kernel": "avx2", "pixels": 6,
+                                     "channels": 16}
+        kgemm._set_simd_level("avx512-emu")
+    finally:
+        kgemm._set_simd_level(None)
+    assert kconv.tile_info() == default
+    assert default["kernel"] == ("avx512" if HAS_AVX512 else "avx2")
 
 
 def test_one_simd_dispatcher_for_gemm_and_conv():
@@ -286,6 +318,71 @@ def test_every_native_conv_variant(case, dtype, nthreads, simd, rng):
         f(x, gy, gw, gb, *args, nthreads=nthreads)
         _close(gw, gw0, dtype)
         _close(gb, gy.sum(axis=(0, 1, 2)), dtype)
+
+
+# Channel counts around the 16- and 32-channel blocks, and geometries whose pixel counts
+# (1, 7, 52, 30, 80) leave every kind of tail of 6- and 12-pixel tiles (30: whole 6-pixel
+# tiles, a 6-pixel tail of 12). With cin = ch the weight-gradient rows kh*kw*ch leave
+# tails of 12-row tiles too (9 * 17 = 153 = 12 * 12 + 9).
+EDGE_CHANNELS = [1, 15, 16, 17, 31, 32, 33, 63, 65]
+EDGE_GEOMETRIES = [
+    # N, H, W, kh, kw, strides, padding, dilation
+    (1, 3, 3, 3, 3, (1, 1), "valid", (1, 1)),
+    (1, 3, 9, 3, 3, (1, 1), "valid", (1, 1)),
+    (1, 4, 13, 3, 3, (1, 1), "same", (1, 1)),
+    (2, 5, 7, 3, 3, (1, 1), "valid", (1, 1)),
+    (2, 9, 8, 3, 2, (2, 1), "same", (1, 2)),
+]
+
+
+def _guarded(shape, fill=np.nan):
+    """A float32 array of `shape` with one more slab along axis 0 as a guard, and the
+    C-contiguous view a kernel writes: (buffer, view)."""
+    buf = np.full((shape[0] + 1,) + tuple(shape[1:]), fill, dtype=np.float32)
+    return buf, buf[:shape[0]]
+
+
+@pytest.mark.parametrize("ch", EDGE_CHANNELS)
+def test_direct_tiles_on_block_edges(ch, nthreads, simd, rng):
+    """The direct float32 kernels in every tile mode (bias, no bias, fused ReLU, and the
+    accumulating scatter of the input gradient) against the float64 NumPy reference, with
+    cout = ch and with cin = ch, on pixel counts that are not multiples of the tile; a
+    guard slab after each output must stay untouched."""
+    for N, H, W, kh, kw, s, pad, d in EDGE_GEOMETRIES:
+        for cin, cout in ((3, ch), (ch, 5)):
+            x = rng.standard_normal((N, H, W, cin)).astype(np.float32)
+            w = rng.standard_normal((kh, kw, cin, cout)).astype(np.float32)
+            b = rng.standard_normal(cout).astype(np.float32)
+            x64, w64, b64 = (v.astype(np.float64) for v in (x, w, b))
+            g = native.geometry(x.shape, (kh, kw), s, pad, d)
+            args = ((g.sh, g.sw), (g.dh, g.dw), (g.pt, g.pl))
+            yshape = (N, g.OH, g.OW, cout)
+            for bias, relu in ((b, False), (None, False), (b, True)):
+                buf, y = _guarded(yshape)
+                kconv.conv2d_forward_direct(x, w, bias, y, *args, relu=relu,
+                                            nthreads=nthreads)
+                ref = numpy_ref.conv2d_forward(x64, w64, None if bias is None else b64,
+                                               s, pad, d, relu)
+                _close(y, ref, np.float32)
+                assert np.isnan(buf[N]).all(), "written past the output"
+            gy = rng.standard_normal(yshape).astype(np.float32)
+            gy64 = gy.astype(np.float64)
+            gx0 = numpy_ref.conv2d_backward_input(gy64, w64, x.shape, s, pad, d)
+            for f in (kconv.conv2d_backward_input_direct, kconv.conv2d_backward_input_scatter):
+                if f is kconv.conv2d_backward_input_direct and s != (1, 1):
+                    continue
+                buf, gx = _guarded(x.shape)
+                f(gy, w, gx, *args, nthreads=nthreads)
+                _close(gx, gx0, np.float32)
+                assert np.isnan(buf[N]).all(), "written past the input gradient"
+            gw0 = numpy_ref.conv2d_backward_weight(gy64, x64, w.shape, s, pad, d)
+            for gb in (None, np.full(cout, np.nan, dtype=np.float32)):
+                buf, gw = _guarded(w.shape)
+                kconv.conv2d_backward_weight_direct(x, gy, gw, gb, *args, nthreads=nthreads)
+                _close(gw, gw0, np.float32)
+                assert np.isnan(buf[kh]).all(), "written past the weight gradient"
+                if gb is not None:
+                    _close(gb, gy64.sum(axis=(0, 1, 2)), np.float32)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -103,3 +103,66 @@ def test_float64_models_plan_in_float64(rng):
         planned = model._forward([tl.tensor(x)], False)[0]
     assert planned.dtype == np.float64
     np.testing.assert_array_equal(planned.numpy(), out.numpy())
+
+
+def _functional_graph_model():
+    """Planned layers (conv, pools, dense), a merge, an op on symbolic tensors, a nested
+    Sequential and BatchNormalization (no array function: run through ``call``)."""
+    a = tl.Input((8, 8, 2), name="img")
+    b = tl.Input((5,), name="vec")
+    x = L.Conv2D(4, 3, padding="same", activation="relu")(a)
+    x = L.MaxPooling2D(2)(x)
+    x = L.BatchNormalization()(x)
+    x = L.Flatten()(x)
+    x = L.Dense(6, activation="relu")(x)
+    inner = tl.Sequential([tl.Input((5,)), L.Dense(6, activation="tanh")])
+    y = L.Concatenate()([x, inner(b) * 0.5])
+    out1 = L.Dense(3, activation="softmax", name="probs")(y)
+    out2 = L.Dense(1, name="score")(y)
+    return tl.Model([a, b], [out1, out2])
+
+
+def test_functional_planned_predict_equals_the_graph_run(rng, autograd_calls):
+    tl.utils.set_random_seed(2)
+    model = _functional_graph_model()
+    xs = [rng.standard_normal((7, 8, 8, 2)).astype(np.float32),
+          rng.standard_normal((7, 5)).astype(np.float32)]
+    with tl.no_grad():
+        ref = [t.numpy() for t in model._graph.run([tl.tensor(x) for x in xs], False)]
+    n = len(autograd_calls)
+    got = model.predict(xs, batch_size=3, verbose=0)
+    for g, r in zip(got, ref):
+        np.testing.assert_array_equal(g, r)
+    assert len(autograd_calls) == n                  # the conv ran planned
+    plan = list(model._plans.values())[0]
+    planned = [node.layer.name for node, fn in zip(model._graph.nodes, plan.steps) if fn]
+    assert "probs" in planned and "score" in planned
+    kinds = {type(node.layer).__name__ for node, fn in zip(model._graph.nodes, plan.steps)
+             if fn is None}
+    assert {"BatchNormalization", "Concatenate", "Sequential"} <= kinds
+
+
+def test_functional_plan_follows_weights_and_dtype(rng):
+    inp = tl.Input((4,))
+    model = tl.Model(inp, L.Dense(2)(L.Dense(3, activation="relu")(inp)))
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    before = model.predict(x, verbose=0)
+    model.set_weights([w * 3 for w in model.get_weights()])
+    after = model.predict(x, verbose=0)
+    with tl.no_grad():
+        want = model._graph.run([tl.tensor(x)], False)[0].numpy()
+    np.testing.assert_array_equal(after, want)
+    assert not np.array_equal(before, after)
+    with tl.no_grad():                            # float64 data: the layers cast, as call
+        out64 = model(x.astype(np.float64), training=False).numpy()
+    np.testing.assert_allclose(out64, want, rtol=1e-6)
+
+
+def test_functional_plan_keeps_a_fixed_training_argument(rng):
+    """Dropout called with training=True in the graph (Monte-Carlo dropout) stays active
+    in predict: the plan runs that node through the layer, not its inference function."""
+    inp = tl.Input((200,))
+    model = tl.Model(inp, L.Dropout(0.5)(inp, training=True))
+    out = model.predict(np.ones((4, 200), np.float32), verbose=0)
+    assert 0.2 < (out == 0).mean() < 0.8
+    assert set(np.unique(out)) <= {0.0, 2.0}

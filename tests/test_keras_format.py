@@ -305,10 +305,10 @@ def test_custom_registered_layer_and_module_are_refused(tmp_path):
         models.load_model(_edit_config(tmp_path, edit))
 
 
-def test_functional_model_is_refused_for_now(tmp_path):
+def test_sequential_record_relabelled_functional_is_refused(tmp_path):
     def edit(record):
         record["class_name"] = "Functional"
-    with pytest.raises(ValueError, match=r"Functional.*Received"):
+    with pytest.raises(ValueError, match=r"input_layers must be.*Received"):
         models.load_model(_edit_config(tmp_path, edit))
 
 

@@ -8,6 +8,8 @@ import re
 import numpy as np
 import pytest
 
+import keras_file_graphs
+import tensorlib
 import tensorlib.layers.base as layers_base
 from tensorlib import layers, models
 from tensorlib.models import progbar as progbar_mod
@@ -65,6 +67,20 @@ def test_summary_matches_keras_with_line_length_60(key, capsys):
     model = BUILDERS[key]()
     model.summary(line_length=60)
     assert capsys.readouterr().out == fixture_text(f"summary_{key}_60.txt")
+
+
+@pytest.mark.parametrize("key", ["convnet", "two_inputs", "shared", "nested"])
+def test_functional_summary_matches_keras(key, capsys):
+    """Functional models: input layers listed, Keras's layer order, the "Connected to"
+    column unless the graph is a chain (made by tests/make_keras_functional_files.py)."""
+    keras_file_graphs.GRAPHS[key](tensorlib).summary()
+    assert capsys.readouterr().out == fixture_text(f"summary_fn_{key}_76.txt")
+
+
+def test_functional_summary_at_keras_default_width():
+    lines = []
+    keras_file_graphs.shared(tensorlib).summary(line_length=108, print_fn=lines.append)
+    assert "\n".join(lines) + "\n" == fixture_text("summary_fn_shared_108.txt")
 
 
 def test_summary_of_unbuilt_model_matches_keras(capsys):

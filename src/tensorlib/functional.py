@@ -288,3 +288,9 @@ def softmax_cross_entropy(logits, target):
         raise ValueError(f"{op}: targets must have the logits' shape or be class indices. "
                          f"Received: logits shape {logits.shape}, target shape {t.shape}")
     return SoftmaxCrossEntropy.apply(logits, target=t)
+
+
+def memory_scope():
+    """The active backend's memory context for a loop of steps (native: large NumPy
+    temporaries freed inside are reused inside instead of returned to the system)."""
+    return get_backend().memory_scope()

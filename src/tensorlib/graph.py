@@ -39,6 +39,28 @@ class SymbolicTensor:
         return (f"<SymbolicTensor shape={self.shape}, dtype={self.dtype.name}, "
                 f"name={self.name}>")
 
+    # Python operators on symbolic tensors record ``keras.ops`` calls: the ``keras_ops``
+    # module, above this one, installs itself here when it is imported.
+    _ops = None
+
+    def _op(self, name, *args):
+        return getattr(SymbolicTensor._ops, name)(*args)
+
+    def __add__(self, o): return self._op("add", self, o)
+    def __radd__(self, o): return self._op("add", o, self)
+    def __sub__(self, o): return self._op("subtract", self, o)
+    def __rsub__(self, o): return self._op("subtract", o, self)
+    def __mul__(self, o): return self._op("multiply", self, o)
+    def __rmul__(self, o): return self._op("multiply", o, self)
+    def __truediv__(self, o): return self._op("divide", self, o)
+    def __rtruediv__(self, o): return self._op("divide", o, self)
+    def __matmul__(self, o): return self._op("matmul", self, o)
+    def __rmatmul__(self, o): return self._op("matmul", o, self)
+    def __pow__(self, o): return self._op("power", self, o)
+    def __neg__(self): return self._op("negative", self)
+    def __abs__(self): return self._op("abs", self)
+    def __getitem__(self, key): return self._op("get_item", self, key)
+
     def __bool__(self):
         raise TypeError("A symbolic tensor has no value: it cannot be used as a Python bool. "
                         f"Received: {self!r}")
@@ -126,7 +148,8 @@ class Graph:
         self.nodes = self._ordered_nodes(where)
         self.layers = []
         for node in self.nodes:
-            if not any(node.layer is la for la in self.layers):
+            if not getattr(node.layer, "_is_op", False) \
+                    and not any(node.layer is la for la in self.layers):
                 self.layers.append(node.layer)
 
     def _ordered_nodes(self, where):
@@ -167,16 +190,89 @@ class Graph:
                             f"inputs={[x.name for x in self.inputs]}")
         return order
 
+    def _release_lists(self):
+        """For each node, the tensors whose last use it is (not the graph's outputs): a
+        run drops its reference to them as soon as that node has run."""
+        last = {}
+        for i, node in enumerate(self.nodes):
+            for t in node.inputs:
+                last[id(t)] = i
+        keep = {id(t) for t in self.outputs}
+        release = [[] for _ in self.nodes]
+        for key, i in last.items():
+            if key not in keep:
+                release[i].append(key)
+        return release
+
     def run(self, values, training=False):
-        """Replay the graph on ``values`` (Tensors, one per input)."""
+        """Replay the graph on ``values`` (Tensors, one per input), holding each
+        intermediate value only until the last node that takes it has run."""
+        if not hasattr(self, "_release"):
+            self._release = self._release_lists()
         env = {id(t): v for t, v in zip(self.inputs, values)}
-        for node in self.nodes:
-            args = pack_like(node.args, [env[id(t)] if isinstance(t, SymbolicTensor) else t
-                                         for t in flatten(node.args)])
-            out = node.layer.call(args, training=training)
+        for node, release in zip(self.nodes, self._release):
+            if isinstance(node.args, SymbolicTensor):
+                args = env[id(node.args)]
+            else:
+                args = pack_like(node.args, [env[id(t)] if isinstance(t, SymbolicTensor)
+                                             else t for t in flatten(node.args)])
+            for key in release:
+                del env[key]
+            out = node.layer._run_node(node, args, training)
+            del args
             if node.single_output:
                 env[id(node.outputs[0])] = out
             else:
                 for t, v in zip(node.outputs, out):
                     env[id(t)] = v
         return [env[id(t)] for t in self.outputs]
+
+
+class InferencePlan:
+    """A graph's inference on arrays, planned once for the inputs' shapes (batch axis
+    free) and dtypes: each node runs its layer's array function (``_inference_fn``: the
+    same backend calls as ``call(x, training=False)``, without autograd records or
+    argument checks) when the layer has one for its input, the input has the layer's dtype
+    (checked at every run) and the recorded call fixed no argument (such as
+    ``training=True``); else the layer's ``call`` on Tensors made from the arrays.
+    Intermediate arrays are dropped after their last use, as in ``Graph.run``."""
+
+    def __init__(self, g, values, tensor_cls):
+        self.graph, self.tensor_cls = g, tensor_cls
+        dtypes = {id(t): v.dtype for t, v in zip(g.inputs, values)}
+        self.steps = []
+        for node in g.nodes:
+            fn = None
+            fixed = getattr(node, "call_kwargs", None) or getattr(node, "call_args", None)
+            if isinstance(node.args, SymbolicTensor) and node.single_output and not fixed \
+                    and None not in node.args.shape[1:] \
+                    and dtypes.get(id(node.args)) == node.layer.dtype:
+                fn = node.layer._inference_fn(node.args.shape)
+            for t in node.outputs:       # a layer's call gives its dtype (checked in run)
+                dtypes[id(t)] = t.dtype
+            self.steps.append(fn)
+        if not hasattr(g, "_release"):
+            g._release = g._release_lists()
+
+    def _call(self, node, arrays):
+        wrap = self.tensor_cls
+        args = pack_like(node.args, [wrap(arrays[id(t)]) if isinstance(t, SymbolicTensor)
+                                     else t for t in flatten(node.args)])
+        out = node.layer._run_node(node, args, False)
+        outs = [out] if node.single_output else list(out)
+        return [o.data for o in outs]
+
+    def run(self, arrays):
+        """``arrays``: one per graph input; returns one array per graph output."""
+        g = self.graph
+        env = {id(t): a for t, a in zip(g.inputs, arrays)}
+        for node, fn, release in zip(g.nodes, self.steps, g._release):
+            if fn is not None and env[id(node.args)].dtype == node.layer.dtype:
+                outs = [fn(env[id(node.args)])]
+            else:
+                outs = self._call(node, env)
+            for key in release:
+                del env[key]
+            for t, a in zip(node.outputs, outs):
+                env[id(t)] = a
+        return [env[id(t)] for t in g.outputs]

@@ -6,8 +6,13 @@ these as ``keras.ops.<name>``: the package publishes them onto ``tensorlib.ops``
 module of primitive autograd Functions, whose own names are CamelCase classes and a few
 helpers; no name is shared).
 """
+import functools
+import sys
+
 import numpy as np
 
+from . import graph
+from .layers import op_layer
 from .ops import normalize_axis
 from .tensor import Tensor, _as_tensor, concatenate, stack, where  # noqa: F401
 from .tensor import maximum as _maximum
@@ -19,6 +24,9 @@ def convert_to_tensor(x, dtype=None):
 
 
 def convert_to_numpy(x):
+    if isinstance(x, graph.SymbolicTensor):
+        raise ValueError(f"convert_to_numpy: a symbolic tensor has no value until the model "
+                         f"runs. Received: x={x!r}")
     return np.asarray(x.data if isinstance(x, Tensor) else x)
 
 
@@ -27,6 +35,8 @@ def cast(x, dtype):
 
 
 def shape(x):
+    if isinstance(x, graph.SymbolicTensor):
+        return x.shape
     return tuple(np.shape(x.data if isinstance(x, Tensor) else x))
 
 
@@ -100,6 +110,7 @@ def squeeze(x, axis=None):
 
 
 def flatten(x): return _as_tensor(x).reshape(-1)
+def get_item(x, key): return _as_tensor(x)[key]
 
 
 # ---------------------------------------------------------------- creation, comparison
@@ -130,7 +141,30 @@ __all__ = [
     "sqrt", "exp", "log", "abs", "absolute", "matmul", "maximum", "minimum", "clip",
     "relu", "sigmoid", "tanh", "softmax", "log_softmax",
     "sum", "mean", "max", "min", "argmax", "argmin",
-    "reshape", "transpose", "expand_dims", "squeeze", "flatten", "concatenate", "stack",
+    "reshape", "transpose", "expand_dims", "squeeze", "flatten", "get_item", "concatenate",
+    "stack",
     "where", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "one_hot",
     "equal", "not_equal", "greater", "less",
 ]
+
+
+# ---------------------------------------------------------------- symbolic tensors
+# Called with symbolic tensors (in a functional model being defined), an op records a
+# graph node (layers/op_layer.py) that runs it on data when the model runs.
+_NOT_RECORDED = {"convert_to_numpy", "shape", "ndim"}
+
+
+def _recording(fn):
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if graph.is_symbolic((args, kwargs)):
+            return op_layer.symbolic_call(fn, args, kwargs)
+        return fn(*args, **kwargs)
+    return op
+
+
+for _name in __all__:
+    if _name not in _NOT_RECORDED:
+        globals()[_name] = _recording(globals()[_name])
+graph.SymbolicTensor._ops = sys.modules[__name__]
+del _name

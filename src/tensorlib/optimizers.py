@@ -16,12 +16,17 @@ operations in Keras's order and gives the same bits as the NumPy reference.
 """
 import inspect
 import re
+import sys
 import warnings
 
 import numpy as np
 
+from . import schedules
 from .backend import get_backend
 from .tensor import Tensor
+
+# ``keras.optimizers.schedules`` (and ``from tensorlib.optimizers.schedules import ...``)
+sys.modules[__name__ + ".schedules"] = schedules
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "get", "serialize",
            "deserialize"]
@@ -108,6 +113,8 @@ class Optimizer:
             value = value.data
         if isinstance(value, np.ndarray) and value.ndim == 0:
             value = value.item()
+        if isinstance(value, dict):                 # a schedule's record (from_config)
+            value = schedules.deserialize(value)
         if callable(value):
             self._learning_rate = value
             return
@@ -300,7 +307,9 @@ class Optimizer:
     # ------------------------------------------------------------ config
     def get_config(self):
         lr = self._learning_rate
-        if callable(lr):
+        if type(lr) in schedules.ALL_OBJECTS.values():
+            lr = schedules.serialize(lr)
+        elif callable(lr):
             lr = getattr(lr, "get_config", lambda: lr)()
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm,

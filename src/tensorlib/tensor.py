@@ -272,8 +272,11 @@ def _compare(op, fn, a, b):
     try:
         return Tensor(fn(a.data, other))
     except (TypeError, ValueError) as e:
-        raise TypeError(f"{op}: {str(e).rstrip('.')}. Received: shapes {a.shape} and "
-                        f"{np.shape(other)}") from None
+        try:
+            got = f"shapes {a.shape} and {np.shape(other)}"
+        except ValueError:                       # a ragged nested list has no shape
+            got = f"shape {a.shape} and {_short_repr(other)}"
+        raise TypeError(f"{op}: {str(e).rstrip('.')}. Received: {got}") from None
 
 
 def _operand(x):

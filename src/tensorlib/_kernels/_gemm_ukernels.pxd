@@ -9,6 +9,8 @@ cdef extern from "cpu_features.h" nogil:
     int tl_simd_set_level(int level)
     const char *tl_simd_level_name(int level)
     int tl_simd_parse_level(const char *name)
+    int tl_simd_set_emulate_avx512(int on)
+    int tl_simd_kernel_level()
 
 cdef extern from "gemm_ukernels.h" nogil:
     ctypedef void (*tl_sukr_fn)(int64_t kc, const float *a, const float *b, float *c,
@@ -35,7 +37,6 @@ cdef extern from "gemm_ukernels.h" nogil:
         tl_dukr_sa_fn fn_sa
     const tl_skernel *tl_sgemm_kernel()
     const tl_dkernel *tl_dgemm_kernel()
-    int tl_sgemm_set_emulate_avx512(int on)
     void tl_spack_a(int64_t mc, int64_t kc, const float *a, int64_t rsa, int64_t csa,
                     int64_t mr, float *out)
     void tl_dpack_a(int64_t mc, int64_t kc, const double *a, int64_t rsa, int64_t csa,

@@ -56,6 +56,7 @@ cdef Py_ssize_t WGRAD_SLOTS = 16       # max slots (partials) of a weight / bias
 cdef Py_ssize_t WGRAD_MIN_SLOTS = 4    # slots allowed even past the partials' 2M budget
 cdef object MAX_WINDOW = 2**31 - 1
 cdef object MAX_EXTENT = 2**62
+_KERNEL_NAMES = ("ref", "avx2", "avx512", "avx512-emu")    # by simd_level() (gemm.pxd)
 
 include "_conv_geometry.pxi"
 include "_conv_direct.pxi"
@@ -76,10 +77,13 @@ def _set_thresholds(serial_below=None, reduce_below=None):
 
 def tile_info():
     """The direct kernels' float32 tile at the active SIMD level (set for every kernel
-    module by TENSORLIB_SIMD or tensorlib._kernels.gemm._set_simd_level):
-    {'level': 0 ref / 1 AVX2 / 2 AVX-512, 'pixels': 6 or 12, 'channels': 16 or 32}."""
+    module by TENSORLIB_SIMD or tensorlib._kernels.gemm._set_simd_level): {'level': 0 ref
+    / 1 AVX2 / 2 AVX-512, 'kernel': 'ref' / 'avx2' / 'avx512' / 'avx512-emu', 'pixels': 6
+    or 12, 'channels': 16 or 32}. The testing hook 'avx512-emu' runs the AVX-512 tiles'
+    source built for AVX2: its level is 2, whose kernel choices it follows."""
     cdef int lvl = simd_level()
-    return {"level": lvl, "pixels": _cp(lvl, 4), "channels": _co(lvl, 4)}
+    return {"level": min(lvl, 2), "kernel": _KERNEL_NAMES[lvl], "pixels": _cp(lvl, 4),
+            "channels": _co(lvl, 4)}
 
 
 def conv2d_forward_direct(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,

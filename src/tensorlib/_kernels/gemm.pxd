@@ -18,6 +18,7 @@ cdef int dgemm_strided(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, double alpha,
                        const double *b, Py_ssize_t rsb, Py_ssize_t csb,
                        double beta, double *c, Py_ssize_t ldc, int nthreads) noexcept nogil
 
-# The SIMD level every kernel module uses (cpu_features.h: 0 ref, 1 AVX2+FMA, 2 AVX-512F):
-# the one dispatcher, whose state (CPU probe, TENSORLIB_SIMD, _set_simd_level) lives here.
+# The SIMD level every kernel module uses (cpu_features.h: 0 ref, 1 AVX2+FMA, 2 AVX-512F,
+# 3 the AVX-512 kernels' source built for AVX2 + FMA, a testing hook): the one dispatcher,
+# whose state (CPU probe, TENSORLIB_SIMD, _set_simd_level) lives here.
 cdef int simd_level() noexcept nogil

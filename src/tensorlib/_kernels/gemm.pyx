@@ -32,9 +32,9 @@ import numpy as np
 from tensorlib._kernels._common cimport (real, TL_MAX_THREADS, tl_ftz_enter, tl_ftz_leave,
                                          tl_openmp_enabled, tl_team_size, threads_for)
 from tensorlib._kernels._gemm_ukernels cimport (
-    tl_cpu_simd_level, tl_simd_level, tl_simd_set_level, tl_simd_level_name,
+    tl_cpu_simd_level, tl_simd_kernel_level, tl_simd_set_level, tl_simd_level_name,
     tl_simd_parse_level, tl_skernel, tl_dkernel, tl_sgemm_kernel, tl_dgemm_kernel,
-    tl_sgemm_set_emulate_avx512, tl_spack_a, tl_dpack_a, tl_spack_b, tl_dpack_b)
+    tl_simd_set_emulate_avx512, tl_spack_a, tl_dpack_a, tl_spack_b, tl_dpack_b)
 
 cnp.import_array()
 
@@ -120,7 +120,7 @@ cdef int dgemm_strided(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, double alpha,
 
 cdef int simd_level() noexcept nogil:
     """The active SIMD level of every kernel module (see gemm.pxd)."""
-    return tl_simd_level()
+    return tl_simd_kernel_level()
 
 
 # ------------------------------------------------------------------ Python API ---
@@ -241,21 +241,22 @@ def simd_info():
 
 def _set_simd_level(level=None):
     """Testing hook: force 'ref' / 'avx2' / 'avx512' (clamped to the CPU), or
-    'avx512-emu' (the AVX-512 kernel source built for AVX2); None restores the
-    TENSORLIB_SIMD / CPU default. Returns the active float32 kernel name."""
+    'avx512-emu' (the AVX-512 GEMM and conv kernels' source built for AVX2, to test them
+    on machines without AVX-512); None restores the TENSORLIB_SIMD / CPU default.
+    Returns the active float32 kernel name."""
     cdef int lv
     if level is None:
-        tl_sgemm_set_emulate_avx512(0)
+        tl_simd_set_emulate_avx512(0)
         tl_simd_set_level(-1)
     elif level == "avx512-emu":
-        if not tl_sgemm_set_emulate_avx512(1):
+        if not tl_simd_set_emulate_avx512(1):
             raise ValueError("_set_simd_level: 'avx512-emu' needs a CPU with AVX2")
     else:
         lv = tl_simd_parse_level(str(level).encode()) if isinstance(level, str) else -1
         if lv < 0:
             raise ValueError(f"_set_simd_level: level must be 'ref', 'avx2', 'avx512', "
                              f"'avx512-emu' or None. Received: {level!r}")
-        tl_sgemm_set_emulate_avx512(0)
+        tl_simd_set_emulate_avx512(0)
         tl_simd_set_level(lv)
     return tl_sgemm_kernel().name.decode()
 

@@ -2,8 +2,10 @@
 #
 # Design: the channel axis is innermost and contiguous, so every kernel walks one window
 # (h, w) position at a time and runs a unit-stride loop over the C channels (vectorised by
-# the compiler). Window bounds are clipped to the input once per output row/column, so
-# padding is never read: max pooling treats it as -inf (never selected) and average
+# the compiler); float32 max pooling keeps each window's running max and index in SIMD
+# registers and stores them once (csrc/pool_ukernels.h, at the dispatcher's SIMD level).
+# Window bounds are clipped to the input once per output row/column, so padding is never
+# read: max pooling treats it as -inf (never selected) and average
 # pooling divides by the number of in-bounds elements (Keras/TensorFlow "same" rule).
 # Forward kernels parallelise over the N*OH output rows (disjoint writes); backward
 # kernels scatter and parallelise over images, each thread zeroing and owning whole
@@ -23,42 +25,24 @@ from libc.string cimport memset
 from tensorlib._kernels._common cimport (real, check_ints, check_threads, tl_ftz_enter,
                                          tl_ftz_leave, tl_openmp_enabled, tl_team_size,
                                          threads_for, set_threshold)
+from tensorlib._kernels.gemm cimport simd_level
+
+cdef extern from "pool_ukernels.h" nogil:
+    void tl_maxpool_pixel_f32(int level, const float* x, Py_ssize_t rs, Py_ssize_t cs,
+                              Py_ssize_t nh, Py_ssize_t nw, Py_ssize_t k0, Py_ssize_t W,
+                              float* y, int* a, Py_ssize_t C)
 
 cdef extern from *:
     """
     /* One window element for every channel: where x > y (strict, so the first max wins
-       ties), or x is the first NaN (NaN propagates), y = x and a = k. SSE2 (x86-64
-       baseline) blends for float32. */
-    #if defined(__SSE2__)
-    #include <emmintrin.h>
-    #endif
-    static inline void tl_maxpool_update_f32(const float *x, float *y, int *a, int k,
-                                             Py_ssize_t n) {
-        Py_ssize_t c = 0;
-    #if defined(__SSE2__)
-        const __m128i kv = _mm_set1_epi32(k);
-        for (; c + 4 <= n; c += 4) {
-            const __m128 v = _mm_loadu_ps(x + c), cur = _mm_loadu_ps(y + c);
-            const __m128 m = _mm_or_ps(_mm_cmpgt_ps(v, cur),
-                                       _mm_andnot_ps(_mm_cmpunord_ps(cur, cur),
-                                                     _mm_cmpunord_ps(v, v)));
-            const __m128i mi = _mm_castps_si128(m);
-            const __m128i ai = _mm_loadu_si128((const __m128i *)(a + c));
-            _mm_storeu_ps(y + c, _mm_or_ps(_mm_and_ps(m, v), _mm_andnot_ps(m, cur)));
-            _mm_storeu_si128((__m128i *)(a + c),
-                             _mm_or_si128(_mm_and_si128(mi, kv), _mm_andnot_si128(mi, ai)));
-        }
-    #endif
-        for (; c < n; ++c)
-            if (x[c] > y[c] || (x[c] != x[c] && y[c] == y[c])) { y[c] = x[c]; a[c] = k; }
-    }
+       ties), or x is the first NaN (NaN propagates), y = x and a = k (float64; float32
+       runs the register kernel of pool_ukernels.h). */
     static inline void tl_maxpool_update_f64(const double *x, double *y, int *a, int k,
                                              Py_ssize_t n) {
         for (Py_ssize_t c = 0; c < n; ++c)
             if (x[c] > y[c] || (x[c] != x[c] && y[c] == y[c])) { y[c] = x[c]; a[c] = k; }
     }
     """
-    void tl_maxpool_update_f32(const float* x, float* y, int* a, int k, Py_ssize_t n) nogil
     void tl_maxpool_update_f64(const double* x, double* y, int* a, int k,
                                Py_ssize_t n) nogil
 
@@ -123,7 +107,8 @@ cdef Geo _geo(tuple xs, tuple ys, window, strides, pads, str name) except *:
 
 # ------------------------------------------------------------------------- max pool --
 
-cdef void _max_fwd_row(const real* x, real* y, int* am, Geo g, Py_ssize_t r) noexcept nogil:
+cdef void _max_fwd_row(const real* x, real* y, int* am, Geo g, Py_ssize_t r,
+                       int level) noexcept nogil:
     """y[n,p,q,:] = max over the in-bounds window of x[n,:,:,:]; am = h*W+w of the first max."""
     cdef Py_ssize_t n = r // g.OH, p = r % g.OH, q, h, w, c, h0, h1, w0, w1
     cdef Py_ssize_t C = g.C
@@ -136,17 +121,19 @@ cdef void _max_fwd_row(const real* x, real* y, int* am, Geo g, Py_ssize_t r) noe
         _span(q, g.sw, g.pl, g.kw, g.W, &w0, &w1)
         yr = y + (r * g.OW + q) * C
         ar = am + (r * g.OW + q) * C
-        k = <int>(h0 * g.W + w0) if (h0 < h1 and w0 < w1) else -1
-        for c in range(C):
-            yr[c] = <real>-INFINITY
-            ar[c] = k
-        for h in range(h0, h1):
-            for w in range(w0, w1):
-                xr = x + ((n * g.H + h) * g.W + w) * C
-                k = <int>(h * g.W + w)
-                if real is float:
-                    tl_maxpool_update_f32(xr, yr, ar, k, C)
-                else:
+        if real is float:     # the window's max kept in registers (pool_ukernels.h)
+            tl_maxpool_pixel_f32(level, x + ((n * g.H + h0) * g.W + w0) * C, g.W * C, C,
+                                 h1 - h0 if h1 > h0 else 0, w1 - w0 if w1 > w0 else 0,
+                                 h0 * g.W + w0, g.W, yr, ar, C)
+        else:
+            k = <int>(h0 * g.W + w0) if (h0 < h1 and w0 < w1) else -1
+            for c in range(C):
+                yr[c] = <real>-INFINITY
+                ar[c] = k
+            for h in range(h0, h1):
+                for w in range(w0, w1):
+                    xr = x + ((n * g.H + h) * g.W + w) * C
+                    k = <int>(h * g.W + w)
                     tl_maxpool_update_f64(xr, yr, ar, k, C)
 
 
@@ -183,12 +170,13 @@ def max_pool2d_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
     cdef int nt = threads_for(SERIAL_BELOW, <double>x.size + 2.0 * y.size,
                               check_threads("max_pool2d_forward", nthreads))
     cdef unsigned int csr = 0
+    cdef int level = simd_level()
     if y.size == 0:
         return
     with nogil, parallel(num_threads=nt):
         csr = tl_ftz_enter()
         for r in prange(rows, schedule="static"):
-            _max_fwd_row(&x[0, 0, 0, 0], &y[0, 0, 0, 0], &argmax[0, 0, 0, 0], g, r)
+            _max_fwd_row(&x[0, 0, 0, 0], &y[0, 0, 0, 0], &argmax[0, 0, 0, 0], g, r, level)
         tl_ftz_leave(csr)
 
 

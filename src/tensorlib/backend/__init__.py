@@ -17,6 +17,7 @@ KERNELS = (
     "avg_pool2d_forward", "avg_pool2d_backward",
     "relu_forward", "relu_backward",
     "sgd_update", "rmsprop_update", "adam_update",
+    "memory_scope",     # not a kernel: a context for training/predict loops (see native)
 )
 BACKENDS = {"native": "tensorlib.backend.native", "numpy": "tensorlib.backend.numpy_ref"}
 

@@ -15,12 +15,15 @@ The conv kernel variant for each problem (direct register tiles, im2col + GEMM, 
 the input gradient the gather / scatter forms) comes from measured data: see
 backend/_conv_choice.py and bench/tune_conv.py, which wrote conv_choices.json.
 """
+import contextlib
+
 import numpy as np
 
 from .. import _threads
 from .._kernels import conv as _conv
 from .._kernels import elementwise as _ew
 from .._kernels import gemm as _gemm
+from .._kernels import memory as _memory
 from .._kernels import optim as _optim
 from .._kernels import pool as _pool
 from . import numpy_ref
@@ -32,6 +35,7 @@ __all__ = [
     "conv2d_backward_bias", "conv2d_backward_weight_bias",
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
     "relu_forward", "relu_backward", "sgd_update", "rmsprop_update", "adam_update",
+    "memory_scope",
 ]
 
 # Every variant of each conv kernel, by the names of conv_choices.json (tests run them all).
@@ -245,3 +249,16 @@ def adam_update(variables, grads, momentums, velocities, velocity_hats, alpha,
     _fused_update(_optim.adam_update, numpy_ref.adam_update,
                   (variables, grads, momentums, velocities, velocity_hats),
                   (alpha, one_minus_beta_1, one_minus_beta_2, epsilon))
+
+
+@contextlib.contextmanager
+def memory_scope():
+    """NumPy arrays allocated inside reuse the large blocks freed inside (a caching
+    allocator, _kernels/memory.pyx): a training or predict loop's per-step temporaries
+    stop going back to the system and being faulted in again. Nested scopes share one
+    cache, freed when the outermost closes; arrays made inside stay valid after it."""
+    token = _memory.enter()
+    try:
+        yield
+    finally:
+        _memory.leave(token)

@@ -7,6 +7,7 @@ import re
 import numpy as np
 
 from .. import graph, initializers
+from . import tracking
 from ..backend._shapes import MAX_WINDOW, int_tuple
 from ..tensor import Tensor
 
@@ -28,6 +29,23 @@ def snake_case(name):
 class Layer:
     _is_input_layer = False
     _takes_structure = False    # merge layers and models take lists/dicts of tensors
+    # Set for each subclass: ``_user_defined`` for classes written outside tensorlib
+    # (attribute tracking, automatic config), ``_user_call`` when their ``call`` is too
+    # (Keras's call convention: any inputs structure, output shapes found by running).
+    _user_defined = _user_call = False
+    _kind = "Layer"             # how messages name the object
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._user_defined = not cls.__module__.startswith("tensorlib.")
+        owner = next(k for k in cls.__mro__ if "call" in vars(k))
+        cls._user_call = not owner.__module__.startswith("tensorlib.")
+
+    def __new__(cls, *args, **kwargs):
+        obj = super().__new__(cls)
+        if cls._user_defined:
+            obj._auto_config = tracking.capture_init_args(cls, args, kwargs)
+        return obj
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
                  input_dim=None, batch_size=None, **kwargs):
@@ -38,10 +56,10 @@ class Layer:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"{cls}: name must be a string. Received: name={name!r}")
         self.name = name or unique_name(snake_case(cls))
-        self.trainable = bool(trainable)
+        self._trainable = bool(trainable)
         self.dtype = float_dtype(cls, dtype)
         self.built = False
-        self._weights = []          # list of (tensor, trainable)
+        self._weights = []          # the layer's own weights (Tensors), in creation order
         self.output_shape = None
         self._inbound_nodes = []    # graph.Node records of this layer's symbolic calls
         if input_dim is not None and input_shape is None:
@@ -53,32 +71,99 @@ class Layer:
             self.batch_input_shape = (batch_size,) + standardize_shape(cls, "input_shape",
                                                                        input_shape)
 
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """Setting it sets it on every sublayer too, as in Keras."""
+        self._trainable = bool(value)
+        for layer in self._child_layers():
+            layer.trainable = value
+
+    def _child_layers(self):
+        """The sublayers whose weights are this layer's too: for user classes, the layers
+        held in attributes (tracking.attribute_layers); tensorlib's layers hold none."""
+        return tracking.attribute_layers(self, Layer) if self._user_defined else []
+
     # ------------------------------------------------------------ weights
-    def add_weight(self, shape, initializer="zeros", trainable=True, name=None):
-        value = initializers.get(initializer)(tuple(shape), self.dtype)
-        var = Tensor(np.asarray(value, dtype=self.dtype), requires_grad=trainable)
+    def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True,
+                   autocast=True, regularizer=None, constraint=None, aggregation="none",
+                   overwrite_with_gradient=False, name=None):
+        """Keras 3's ``add_weight``: ``shape`` (default ``()``), ``initializer`` (a name,
+        an Initializer or a callable ``(shape, dtype)``; default glorot_uniform),
+        ``dtype`` (default the layer's); also positionally as ``(shape, initializer,
+        dtype)``. Regularizers and constraints are not supported yet."""
+        where = f"Layer {self.name!r} ({type(self).__name__}): add_weight()"
+        shape, initializer, dtype = _weight_positionals(where, args, shape, initializer,
+                                                        dtype)
+        for arg, value in (("regularizer", regularizer), ("constraint", constraint)):
+            if value is not None:
+                raise NotImplementedError(f"{where}: weight {arg}s are not supported by "
+                                          f"tensorlib. Received: {arg}={value!r}")
+        if aggregation not in (None, "none", "mean", "sum", "only_first_replica"):
+            raise ValueError(f"{where}: invalid `aggregation`. Received: "
+                             f"aggregation={aggregation!r}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{where}: `name` must be a string. Received: name={name!r}")
+        shape = _weight_shape(where, shape)
+        dt = self.dtype if dtype is None else np.dtype(dtype)
+        if dt.kind not in "biuf" or (trainable and dt.kind != "f"):
+            raise ValueError(f"{where}: a {'trainable ' if trainable else ''}weight needs a "
+                             f"{'floating-point' if trainable else 'numeric'} dtype. "
+                             f"Received: dtype={dtype!r}")
+        if initializer is None:
+            initializer = "glorot_uniform" if dt.kind == "f" else "zeros"
+        value = np.asarray(initializers.get(initializer)(shape, dt), dtype=dt)
+        if value.shape != shape:
+            raise ValueError(f"{where}: the initializer gave an array of shape "
+                             f"{value.shape} for a weight of shape {shape}. Received: "
+                             f"initializer={initializer!r}")
+        var = Tensor(value.copy(), requires_grad=bool(trainable))
         var.name = f"{self.name}/{name}" if name else self.name
-        var.trainable = trainable
+        var.trainable = bool(trainable)
         self._weights.append(var)
         return var
 
+    def _weight_walk(self):
+        """[(weight, trainable)] for this layer and its sublayers, each weight once, in
+        Keras's order: the layer's own trainable weights, its own non-trainable ones,
+        then each sublayer's; a weight is frozen when any layer on the way is."""
+        out, seen_weights, seen_layers = [], set(), set()
+
+        def walk(layer, frozen):
+            if id(layer) in seen_layers:
+                return
+            seen_layers.add(id(layer))
+            frozen = frozen or not layer.trainable
+            own = layer._weights
+            for w in [w for w in own if w.trainable] + [w for w in own if not w.trainable]:
+                if id(w) not in seen_weights:
+                    seen_weights.add(id(w))
+                    out.append((w, w.trainable and not frozen))
+            for child in layer._child_layers():
+                walk(child, frozen)
+        walk(self, False)
+        return out
+
     @property
     def weights(self):
-        return list(self._weights)
+        return [w for w, _ in self._weight_walk()]
 
     @property
     def trainable_weights(self):
-        return [w for w in self._weights if w.trainable and self.trainable]
+        return [w for w, train in self._weight_walk() if train]
 
     @property
     def non_trainable_weights(self):
-        return [w for w in self._weights if not (w.trainable and self.trainable)]
+        return [w for w, train in self._weight_walk() if not train]
 
     def count_params(self):
-        return int(sum(w.size for w in self._weights))
+        return int(sum(w.size for w in self.weights))
 
     def get_weights(self):
-        return [w.data.copy() for w in self._weights]
+        return [w.data.copy() for w in self.weights]
 
     def set_weights(self, weights):
         """Assign a list of arrays, one per weight, after checking all of them: count,
@@ -86,8 +171,9 @@ class Layer:
         or object) and no NaN or infinity once cast to the weight's dtype. On any error
         (ValueError naming the weight; for non-finite values, how many) nothing changes."""
         from .._weights import checked_weight_values
-        values = checked_weight_values(f"Layer {self.name!r}", self._weights, weights)
-        for var, value in zip(self._weights, values):
+        own = self.weights
+        values = checked_weight_values(f"{self._kind} {self.name!r}", own, weights)
+        for var, value in zip(own, values):
             var.data[...] = value
 
     # ------------------------------------------------------------ the contract
@@ -118,24 +204,62 @@ class Layer:
         when the layer has none, and the model runs its layers as usual."""
         return None
 
-    def __call__(self, x, training=False, **kwargs):
-        if graph.is_symbolic(x):
-            return self._call_symbolic(x, **kwargs)
-        if kwargs:
-            raise TypeError(f"Layer {self.name!r}: unexpected arguments to __call__. "
-                            f"Received: {sorted(kwargs)}")
-        x = self._input_tensor(x)
+    def __call__(self, *args, **kwargs):
+        """Keras's ``layer(inputs, *args, training=None, **kwargs)``. ``training``, when
+        not given, is that of the enclosing layer call; ``call`` gets it only if its
+        signature names it. Symbolic inputs record a graph node instead."""
+        inputs, args, kwargs = tracking.split_call_args(self, args, kwargs)
+        training = kwargs.pop("training", None)
+        if graph.is_symbolic(inputs):
+            return self._call_symbolic(inputs, *args, training=training, **kwargs)
+        tracking.check_call_kwargs(self, kwargs)
+        if self._user_call:
+            x = tracking.input_structure(self, inputs)
+        else:
+            x = self._input_tensor(inputs)
         if not self.built:
+            self._build_on_call(x)
+        if "_call_shape" not in vars(self) and not tracking.probing():
+            self._call_shape = tracking.batch_shapes(x, keep_batch=True)
+        if training is None:
+            training = tracking.enclosing_training()
+        return tracking.run_call(self, x, training, args, kwargs)
+
+    def _build_on_call(self, x):
+        """Build on the first eager call, for inputs ``x`` (batch axis free)."""
+        if not self._user_call:
             self.build_for((None,) + x.shape[1:])
-        return self.call(x, training=training)
+            return
+        shape = _shape_structure(tracking.batch_shapes(x))
+        self.build(shape)
+        self.built = True
+        self._build_input_shape = shape
+
+    def _run(self, inputs, training, args=(), kwargs=None):
+        """``call`` on ready inputs (a model running its layers): ``training`` given when
+        ``call`` takes it, and the enclosing value for the calls made inside."""
+        return tracking.run_call(self, inputs, training, args, kwargs)
+
+    def _run_node(self, node, args, training):
+        """Replay the recorded call ``node`` on ``args`` (graph.Graph.run); a flat list of
+        outputs when the node has several."""
+        fixed = getattr(node, "call_kwargs", None) or {}
+        kwargs = {k: v for k, v in fixed.items() if k != "training"}
+        out = self._run(args, fixed.get("training", training),
+                        getattr(node, "call_args", ()), kwargs)
+        return out if node.single_output else graph.flatten(out)
 
     # ------------------------------------------------------------ the graph
-    def _call_symbolic(self, inputs, **kwargs):
+    def _call_symbolic(self, inputs, *args, training=None, **kwargs):
         """Record a call on symbolic tensors: build (once), check, infer the output
-        shape, and link inputs to new symbolic outputs by a ``graph.Node``."""
-        if kwargs:
+        shape, and link inputs to new symbolic outputs by a ``graph.Node``. A call given
+        ``training`` keeps that value when the model runs (Keras's ``training=False`` on
+        a frozen base model)."""
+        if self._user_call:
+            return tracking.call_symbolic(self, inputs, args, training, kwargs)
+        if kwargs or args:
             raise TypeError(f"Layer {self.name!r}: unexpected arguments to __call__. "
-                            f"Received: {sorted(kwargs)}")
+                            f"Received: {sorted(kwargs) or list(args)}")
         if not self._takes_structure and isinstance(inputs, (list, tuple, dict)):
             flat = graph.flatten(inputs)
             if len(flat) != 1:
@@ -162,7 +286,9 @@ class Layer:
             outputs = [graph.SymbolicTensor(s, self.dtype) for s in out_shape]
         else:
             outputs = graph.SymbolicTensor(out_shape, self.dtype)
-        graph.Node(self, inputs, outputs)
+        node = graph.Node(self, inputs, outputs)
+        if training is not None:
+            node.call_kwargs = {"training": training}
         return outputs
 
     def check_input_shape(self, input_shape):
@@ -213,10 +339,23 @@ class Layer:
         return Tensor(arr.astype(self.dtype, copy=False))
 
     def get_config(self):
+        """``name``, ``trainable``, ``dtype`` (and ``input_shape`` when declared). For a
+        user class that does not override ``get_config``, as in Keras, the simple
+        constructor arguments captured when it was made (tracking.capture_init_args);
+        NotImplementedError when there are others."""
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
         if self.batch_input_shape is not None:
             config["input_shape"] = list(self.batch_input_shape[1:])
-        return config
+        cls = type(self)
+        if not cls._user_defined or cls.get_config is not Layer.get_config:
+            return config
+        captured, reason = vars(self).get("_auto_config", (None, "non-serializable"))
+        if captured is None:
+            raise tracking.config_error(cls, reason)
+        auto = {"name": self.name, **captured}
+        if not tracking.init_takes_name(cls):
+            del auto["name"]
+        return {**auto, **{k: v for k, v in config.items() if k != "name"}}
 
     @classmethod
     def from_config(cls, config):
@@ -224,6 +363,38 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _weight_positionals(where, args, shape, initializer, dtype):
+    """Keras's positional ``add_weight(shape, initializer, dtype)``."""
+    if len(args) > 3:
+        raise TypeError(f"{where} takes at most 3 positional arguments (shape, initializer, "
+                        f"dtype). Received: {len(args)} positional arguments")
+    if args and isinstance(args[0], str):
+        raise ValueError(f"{where}: `name` must be passed as a keyword argument. Received: "
+                         f"add_weight({args[0]!r}, ...)")
+    values = [shape, initializer, dtype]
+    for i, (arg, value) in enumerate(zip(("shape", "initializer", "dtype"), args)):
+        if values[i] is not None:
+            raise ValueError(f"{where}: `{arg}` was passed both positionally and as a "
+                             f"keyword argument. Received: {arg}={value!r}")
+        values[i] = value
+    return values
+
+
+def _weight_shape(where, shape):
+    """A weight's shape: a tuple of known sizes (``None`` means a scalar, ``()``)."""
+    if shape is None:
+        return ()
+    try:
+        dims = None if isinstance(shape, (str, bytes)) else tuple(shape)
+    except TypeError:
+        dims = None
+    if dims is None or any(isinstance(d, (bool, np.bool_)) or not isinstance(
+            d, (int, np.integer)) or d < 0 for d in dims):
+        raise ValueError(f"{where}: `shape` must be a tuple of non-negative integers (no "
+                         f"None: a weight's size is known). Received: shape={shape!r}")
+    return tuple(int(d) for d in dims)
 
 
 def _shape_structure(shape):

@@ -7,9 +7,11 @@ outputs may be one tensor, a list or a dict; data for them is given the same way
 keyed by input/output name).
 """
 from .. import graph
+from ..autograd import is_grad_enabled
 from ..layers.base import unique_name
-from . import compile_utils
-from .summary import summary_lines
+from ..tensor import Tensor
+from . import compile_utils, keras_order
+from .summary import functional_summary_lines
 from .training import Model
 
 
@@ -50,10 +52,10 @@ class Functional(Model):
                              f"outputs={outputs!r}")
         self._graph = graph.Graph(flat_in, flat_out, where=f"Model {self.name!r}")
         self._inputs_struct, self._outputs_struct = inputs, outputs
-        self._layers = [t.node.layer for t in flat_in
-                        if t.node is not None and t.node.layer._is_input_layer]
-        self._layers += [la for la in self._graph.layers
-                         if not any(la is seen for seen in self._layers)]
+        # Keras's order (by depth from the inputs: keras_order.py), which model.layers,
+        # get_weights/set_weights, files and summary() share; ops are not layers.
+        self._layers = [la for la in keras_order.walk(self)[0]
+                        if not getattr(la, "_is_op", False)]
         names = [la.name for la in self._layers]
         for n in names:
             if names.count(n) > 1:
@@ -145,13 +147,19 @@ class Functional(Model):
         return outs[0] if len(outs) == 1 else outs
 
     def _forward(self, xs, training):
+        if not training and not is_grad_enabled():
+            key = tuple((x.shape[1:], x.dtype) for x in xs)
+            plans = self.__dict__.setdefault("_plans", {})
+            if key not in plans:
+                plans[key] = graph.InferencePlan(self._graph, xs, Tensor)
+            return [Tensor(a) for a in plans[key].run([x.data for x in xs])]
         return self._graph.run(xs, training)
 
     def _pack_outputs(self, values):
         return compile_utils.pack(self._outputs_struct, values, self._output_names)
 
     def summary(self, line_length=None, positions=None, print_fn=None):
-        (print_fn or print)("\n".join(summary_lines(self, line_length)))
+        (print_fn or print)("\n".join(functional_summary_lines(self, line_length, positions)))
 
 
 Model._functional_class = Functional

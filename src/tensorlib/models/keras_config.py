@@ -8,18 +8,17 @@ not know is refused. Any refusal is a ValueError naming the layer. Nothing in th
 is ever executed: a Python lambda stored by Keras (``"__lambda__"``) is refused, in safe
 mode with Keras's advice, and always because tensorlib has no ``Lambda`` layer.
 
-Models: ``model_to_keras`` / ``model_from_keras`` dispatch on the model class. Sequential
-is implemented; a functional model's record (``"Functional"``, layers with
-``inbound_nodes``) gets its own pair of functions in ``_MODEL_CODECS`` once tensorlib has
-functional models; the layer and compile helpers here are shared by both.
-"""
-import warnings
+Custom layers (classes outside this table) are written with their ``get_config()`` and
+their registered name (``registry``); reading finds their class among the ``custom_objects``
+given to ``load_model`` and the registered classes, never by importing a module.
 
+Models: ``model_to_keras`` / ``model_from_keras`` dispatch on the model class. Sequential
+is here; ``keras_functional`` registers the ``"Functional"`` pair; the layer helpers here
+are shared by both, and ``keras_compile`` reads and writes the compile settings.
+"""
 from .. import activations
-from .. import losses as losses_mod
-from .. import metrics as metrics_mod
-from .. import optimizers as optimizers_mod
-from ..layers import LAYER_CLASSES, InputLayer
+from ..layers import LAYER_CLASSES, InputLayer, Layer
+from . import registry
 from .sequential import Sequential
 
 _UNUSED_REG = {"kernel_regularizer": (None,), "bias_regularizer": (None,),
@@ -64,8 +63,14 @@ KERAS_LAYERS = {
          "beta_constraint": (None,), "gamma_constraint": (None,), "synchronized": (False,),
          "renorm": (False,), "renorm_clipping": (None,)},
         ("renorm_momentum",)),
+    **{cls: LayerSpec() for cls in ("Add", "Subtract", "Multiply", "Average", "Maximum",
+                                    "Minimum")},
+    "Concatenate": LayerSpec(("axis",)),
+    "Dot": LayerSpec(("axes", "normalize")),
 }
 _COMMON = ("name", "trainable", "dtype")
+_BUILT_AT_INIT = {"MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "Dropout",
+                  "Activation", "Reshape"}     # Keras writes no build_config for these
 _INITIALIZERS = {"Zeros": "zeros", "Ones": "ones", "GlorotUniform": "glorot_uniform",
                  "GlorotNormal": "glorot_normal", "HeUniform": "he_uniform",
                  "HeNormal": "he_normal", "LecunNormal": "lecun_normal"}
@@ -90,6 +95,8 @@ def layer_to_keras(layer, input_shape):
     """The Keras record of a tensorlib layer whose input shape is ``input_shape``."""
     cls = type(layer).__name__
     spec = KERAS_LAYERS.get(cls)
+    if LAYER_CLASSES.get(cls) is not type(layer):
+        return _custom_to_keras(layer, input_shape)
     if spec is None:
         raise ValueError(f"save: layer {layer.name!r} ({cls}) has no Keras 3 equivalent "
                          f"tensorlib can write. Received: layer of class {cls}")
@@ -113,9 +120,34 @@ def layer_to_keras(layer, input_shape):
             raise ValueError(f"save: layer {layer.name!r} has an initializer given as an "
                              f"object; only initializers given by name can be saved. "
                              f"Received: {key}={value!r}")
-    return {"module": "keras.layers", "class_name": cls, "config": config,
-            "registered_name": None,
-            "build_config": {"input_shape": list(input_shape)}}
+    record = {"module": "keras.layers", "class_name": cls, "config": config,
+              "registered_name": None}
+    if cls not in _BUILT_AT_INIT:
+        record["build_config"] = {"input_shape": _shape_list(input_shape)}
+    return record
+
+
+def _custom_to_keras(layer, input_shape):
+    """A layer of a user's class: its ``get_config()``, class and registered names."""
+    check_layer_name(layer.name, "save")
+    cls = type(layer)
+    try:
+        config = dict(layer.get_config())
+    except NotImplementedError:
+        raise ValueError(f"save: layer {layer.name!r} of the custom class {cls.__name__} "
+                         "needs a get_config() returning its constructor arguments. "
+                         f"Received: layer of class {cls.__name__}") from None
+    if isinstance(config.get("dtype"), str):
+        config["dtype"] = _policy(config["dtype"])
+    return {"module": None, "class_name": cls.__name__, "config": config,
+            "registered_name": registry.get_registered_name(cls),
+            "build_config": {"input_shape": _shape_list(input_shape)}}
+
+
+def _shape_list(shape):
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return [list(s) for s in shape]
+    return list(shape) if shape is not None else None
 
 
 def check_layer_name(name, func):
@@ -126,7 +158,7 @@ def check_layer_name(name, func):
 
 
 # ----------------------------------------------------------------- layers: reading
-def layer_from_keras(entry, index, safe_mode=True):
+def layer_from_keras(entry, index, safe_mode=True, custom_objects=None):
     """A tensorlib layer from one entry of a Keras ``layers`` list (InputLayer excluded)."""
     cls, config = _entry_parts(entry, index)
     name = config.get("name")
@@ -139,6 +171,17 @@ def layer_from_keras(entry, index, safe_mode=True):
                 "Only pass safe_mode=False for files you trust; tensorlib has no Lambda "
                 "layer, so such a model cannot be loaded either way. Received: "
                 "class_name='Lambda'")
+    if _is_custom(entry) or cls not in KERAS_LAYERS:
+        found = registry.find_class(entry.get("registered_name"), cls, custom_objects)
+        if found is not None:
+            return _custom_from_keras(found, config, where)
+        if _is_custom(entry):
+            raise ConfigError(
+                f"{where}: could not locate the custom class {cls!r}. Pass it to "
+                f"load_model(custom_objects={{{_short(entry.get('registered_name') or cls)}: "
+                "cls}) or decorate it with @tensorlib.saving.register_keras_serializable(). "
+                f"Received: registered_name={_short(entry.get('registered_name'))}, "
+                f"module={_short(entry.get('module'))}")
     spec = KERAS_LAYERS.get(cls)
     if spec is None or cls not in LAYER_CLASSES:
         raise ConfigError(f"{where} is of a class tensorlib cannot load; supported: "
@@ -178,16 +221,34 @@ def _entry_parts(entry, index):
             or not isinstance(entry.get("config"), dict):
         raise ConfigError(f"layer {index} is not an object with a class_name string and a "
                           f"config object. Received: {_short(entry)}")
-    cls = entry["class_name"]
+    return entry["class_name"], entry["config"]
+
+
+def _is_custom(entry):
+    """A class from outside Keras: no ``keras`` module, or a registered name of its own."""
     module, registered = entry.get("module"), entry.get("registered_name")
-    custom = (module is not None and not (isinstance(module, str) and
-                                          (module == "keras" or module.startswith("keras."))))
-    if custom or registered not in (None, cls):
-        raise ConfigError(f"layer {index} ({_short(entry['config'].get('name'))}) is a custom "
-                          f"class registered outside Keras; tensorlib loads built-in layers "
-                          f"only. Received: module={_short(module)}, "
-                          f"registered_name={_short(registered)}")
-    return cls, entry["config"]
+    builtin = isinstance(module, str) and (module == "keras" or module.startswith("keras."))
+    return not builtin or registered not in (None, entry["class_name"])
+
+
+def _custom_from_keras(klass, config, where):
+    if not (isinstance(klass, type) and issubclass(klass, Layer)):
+        raise ConfigError(f"{where} names {klass!r}, which is not a tensorlib Layer class. "
+                          f"Received: {klass!r}")
+    check_layer_name(config.get("name"), "load_model")
+    config = dict(config)
+    if "dtype" in config:
+        config["dtype"] = _dtype_name(config["dtype"], where)
+    try:
+        layer = klass.from_config(config)
+    except Exception as e:  # noqa: BLE001 - the user's constructor on file values
+        raise ConfigError(f"{where} cannot be rebuilt by {klass.__name__}.from_config "
+                          f"({type(e).__name__}: {str(e)[:200]}). Received: "
+                          f"config={_short(config, 300)}") from None
+    if not isinstance(layer, Layer):
+        raise ConfigError(f"{where}: {klass.__name__}.from_config returned "
+                          f"{type(layer).__name__}, not a Layer. Received: {_short(layer)}")
+    return layer
 
 
 def _bool(value, where, key):
@@ -245,14 +306,15 @@ def _activation(value, where):
 def model_to_keras(model, compile_config):
     codec = _MODEL_CODECS.get(type(model).__name__)
     if codec is None:
-        raise ValueError(f"save: tensorlib writes Sequential models in the Keras format. "
-                         f"Received: a model of class {type(model).__name__}")
+        raise ValueError(f"save: tensorlib writes {' and '.join(_MODEL_CODECS)} models in "
+                         f"the Keras format. Received: a model of class "
+                         f"{type(model).__name__}")
     record = codec[0](model)
     record["compile_config"] = compile_config or {}
     return record
 
 
-def model_from_keras(record, safe_mode=True):
+def model_from_keras(record, safe_mode=True, custom_objects=None):
     """An uncompiled tensorlib model from a Keras ``config.json`` record."""
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict) \
             or not isinstance(record.get("class_name"), str):
@@ -265,7 +327,7 @@ def model_from_keras(record, safe_mode=True):
         raise ConfigError(f"the model is a {_short(record['class_name'])}; tensorlib loads "
                           f"{' and '.join(_MODEL_CODECS)} models from Keras files. Received: "
                           f"class_name={_short(record['class_name'])}")
-    return codec[1](record["config"], safe_mode)
+    return codec[1](record["config"], safe_mode, custom_objects)
 
 
 def _refuse_lambdas(record):
@@ -302,8 +364,9 @@ def _sequential_to_keras(model):
             "registered_name": None, "build_config": {"input_shape": shape}}
 
 
-def _sequential_from_keras(config, safe_mode):
-    name = config.get("name", "sequential")
+def model_name_and_layers(config, default):
+    """A model config's checked ``name`` and non-empty ``layers`` list."""
+    name = config.get("name", default)
     if not isinstance(name, str) or not 0 < len(name) <= 255:
         raise ConfigError(f"the model name must be a non-empty string. Received: "
                           f"name={_short(name)}")
@@ -311,6 +374,11 @@ def _sequential_from_keras(config, safe_mode):
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"config.layers must be a non-empty list. Received: "
                           f"{_short(entries)}")
+    return name, entries
+
+
+def _sequential_from_keras(config, safe_mode, custom_objects=None):
+    name, entries = model_name_and_layers(config, "sequential")
     model = Sequential(name=name)
     shape = config.get("build_input_shape")
     start = 0
@@ -327,7 +395,7 @@ def _sequential_from_keras(config, safe_mode):
             raise ConfigError(f"the input shape is not a valid shape ({str(e)[:200]}). "
                               f"Received: batch_shape={_short(shape)}") from None
     for index in range(start, len(entries)):
-        layer = layer_from_keras(entries[index], index, safe_mode)
+        layer = layer_from_keras(entries[index], index, safe_mode, custom_objects)
         try:
             model.add(layer)
         except Exception as e:  # noqa: BLE001 - incompatible shapes, duplicate names
@@ -343,104 +411,6 @@ def _sequential_from_keras(config, safe_mode):
 _MODEL_CODECS = {"Sequential": (_sequential_to_keras, _sequential_from_keras)}
 
 
-# ----------------------------------------------------------------- compile
-def _keras_object(module, obj):
-    config = {k: v for k, v in obj.get_config().items() if k != "dtype" or v is not None}
-    return {"module": module, "class_name": type(obj).__name__, "config": config,
-            "registered_name": None}
-
-
-def compile_to_keras(model):
-    """Keras's ``compile_config`` for ``model`` ({} when uncompiled). Parts Keras could not
-    rebuild (a custom loss, a schedule, a custom metric) are left out with a warning."""
-    if not getattr(model, "compiled", False):
-        return {}
-    opt, loss = model.optimizer, model.loss
-    if callable(opt._learning_rate):
-        warnings.warn(f"save: the optimizer's learning rate is a schedule, which the Keras "
-                      f"format cannot hold; the model is saved without its compile "
-                      f"settings. Received: learning_rate={opt._learning_rate!r}")
-        return {}
-    given = (getattr(model, "compile_config", None) or {}).get("loss")
-    if isinstance(given, str):
-        loss_record = given
-    elif type(loss) in losses_mod.ALL_OBJECTS:
-        loss_record = _keras_object("keras.losses", loss)
-    else:
-        warnings.warn(f"save: the loss {loss!r} is not a built-in Keras loss; the model is "
-                      f"saved without its compile settings. Received: loss={loss!r}")
-        return {}
-    return {"optimizer": _keras_object("keras.optimizers", opt), "loss": loss_record,
-            "loss_weights": None, "metrics": metric_records(model),
-            "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
-            "jit_compile": False}
-
-
-def metric_records(model, module="keras.metrics"):
-    """The compiled metrics as names and built-in metric objects (dicts)."""
-    ids = getattr(model, "_metric_ids", None)
-    if isinstance(ids, list) and ids and all(isinstance(i, list) for i in ids):
-        ids = ids[0] if len(ids) == 1 else None         # per output; one output here
-    if ids is None:
-        ids = (getattr(model, "compile_config", None) or {}).get("metrics") or []
-    out = []
-    for m in ids:
-        if isinstance(m, str):
-            out.append(m)
-        elif isinstance(m, dict):
-            out.append(m)
-        elif type(m) in metrics_mod.ALL_OBJECTS:
-            out.append(_keras_object(module, m))
-        else:
-            warnings.warn(f"save: the metric {m!r} is not a built-in metric and is not "
-                          f"saved. Received: metric={m!r}")
-    return out
-
-
-def compile_from_keras(model, cc):
-    """Compile ``model`` as Keras's ``compile_config`` says ({} or None: leave it)."""
-    if cc is None or cc == {}:
-        return
-    if not isinstance(cc, dict):
-        raise ConfigError(f"compile_config must be an object. Received: {_short(cc)}")
-    for key in ("loss_weights", "weighted_metrics"):
-        if cc.get(key) is not None:
-            raise ConfigError(f"compile_config uses {key}, which tensorlib does not support; "
-                              f"load with compile=False. Received: {key}={_short(cc[key])}")
-    metrics = cc.get("metrics")
-    if metrics is not None and not (isinstance(metrics, list) and all(
-            isinstance(m, (str, dict)) for m in metrics)):
-        raise ConfigError("compile_config.metrics must be a list of names and objects. "
-                          f"Received: metrics={_short(metrics)}")
-    optimizer, loss = cc.get("optimizer"), cc.get("loss")
-    try:
-        optimizer = optimizers_mod.get(_plain(optimizer, "optimizer"))
-        loss = _plain(loss, "loss")
-        metrics = [metrics_mod.get(_plain(m, "metric")) if isinstance(m, dict) else m
-                   for m in metrics or []]
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-    except ConfigError:
-        raise
-    except Exception as e:  # noqa: BLE001 - unknown names, bad configs
-        raise ConfigError(f"compile_config cannot be applied ({type(e).__name__}: "
-                          f"{str(e)[:200]}); load with compile=False to skip it. Received: "
-                          f"compile_config={_short(cc, 300)}") from None
-
-
-def _plain(value, what):
-    """A Keras ``{"module", "class_name", "config", "registered_name"}`` record as the
-    ``{"class_name", "config"}`` dict tensorlib's registries take; names pass through."""
-    if isinstance(value, str):
-        return value
-    if not isinstance(value, dict) or not isinstance(value.get("class_name"), str):
-        raise ConfigError(f"compile_config has a {what} that is neither a name nor an object "
-                          f"with a class_name. Received: {what}={_short(value)}")
-    if value.get("registered_name") not in (None, value["class_name"]):
-        raise ConfigError(f"compile_config has a custom {what}; tensorlib loads built-in "
-                          f"ones only. Received: registered_name="
-                          f"{_short(value['registered_name'])}")
-    config = value.get("config") or {}
-    if not isinstance(config, dict):
-        raise ConfigError(f"compile_config has a {what} whose config is not an object. "
-                          f"Received: config={_short(config)}")
-    return {"class_name": value["class_name"], "config": dict(config)}
+def register_model_codec(class_name, to_keras, from_keras):
+    """Add the record writer and reader of a model class (``keras_functional`` does)."""
+    _MODEL_CODECS[class_name] = (to_keras, from_keras)

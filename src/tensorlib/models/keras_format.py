@@ -8,7 +8,11 @@ compiled model ``optimizer/vars/<i>``: iterations, learning rate, then the slots
 order the Keras optimizer creates them (Adam interleaves momentum and velocity per
 variable; RMSprop and SGD group them by kind). As in Keras, a layer's group is named after
 its class and position, not its name: the first Dense is ``dense``, the second ``dense_1``
-(so files load into a model built again in code whatever its layers are called).
+(so files load into a model built again in code whatever its layers are called). A
+functional model lists its layers, input layers included, in Keras's order
+(``keras_functional.keras_layer_order``); a model used as a layer holds its own layers in
+``layers/<key>/layers/...`` and an empty ``layers/<key>/vars``. A shared layer's weights
+are written once.
 
 HDF5 needs h5py, an optional dependency (``pip install "tensorlib[keras]"``). Reading
 treats the file as untrusted: zip members are size-capped before they are read, only
@@ -32,8 +36,10 @@ from .. import optimizers as optimizers_mod
 from .._weights import checked_weight_values
 from .._version import __version__
 from ..layers.base import snake_case
-from . import keras_config
+from . import keras_compile, keras_config, keras_functional  # noqa: F401 - "Functional"
 from .keras_config import ConfigError
+from .keras_order import keras_layer_order
+from .training import Model
 
 KERAS_VERSION = "3.15.1"            # the Keras release whose layout this module writes
 METADATA_MAX_BYTES = 65536
@@ -58,7 +64,7 @@ def is_hdf5(head):
 # ----------------------------------------------------------------- writing
 def save_keras(model, filepath, atomic_write):
     h5py = require_h5py("save", filepath)
-    record = keras_config.model_to_keras(model, keras_config.compile_to_keras(model))
+    record = keras_config.model_to_keras(model, keras_compile.compile_to_keras(model))
     weights = weights_h5_bytes(h5py, model)
     metadata = {"keras_version": KERAS_VERSION,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
@@ -81,14 +87,7 @@ def save_weights_h5(model, filepath, atomic_write):
 def weights_h5_bytes(h5py, model):
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
-        layers = f.create_group("layers")
-        for layer, key in zip(model.layers, _layer_keys(model)):
-            keras_config.check_layer_name(layer.name, "save")
-            group = layers.create_group(key).create_group("vars")
-            group.attrs["name"] = layer.name
-            for i, w in enumerate(layer.weights):
-                group.create_dataset(str(i), data=w.data)
-        f.create_group("vars").attrs["name"] = model.name
+        _write_layers(f, model)
         if getattr(model, "compiled", False):
             group = f.create_group("optimizer").create_group("vars")
             group.attrs["name"] = model.optimizer.name
@@ -97,10 +96,43 @@ def weights_h5_bytes(h5py, model):
     return buffer.getvalue()
 
 
-def _layer_keys(model):
-    """Keras's group names for the model's layers: snake_case class name, numbered."""
+def _write_layers(group, model):
+    """``layers/<key>/vars/<i>`` for each layer of ``model`` (recursing into models used as
+    layers) and the model's own empty ``vars``."""
+    layers = group.create_group("layers")
+    for layer, key in _keyed_layers(model):
+        keras_config.check_layer_name(layer.name, "save")
+        if isinstance(layer, Model):
+            _write_layers(layers.create_group(key), layer)
+            continue
+        sub = layers.create_group(key).create_group("vars")
+        sub.attrs["name"] = layer.name
+        for i, w in enumerate(layer.weights):
+            sub.create_dataset(str(i), data=w.data)
+    group.create_group("vars").attrs["name"] = model.name
+
+
+def _keyed_layers(model):
+    """(layer, Keras's group name: snake_case class name, numbered) in Keras's order."""
+    layers = keras_layer_order(model)
+    return list(zip(layers, _layer_keys(layers)))
+
+
+def _keras_weights(model):
+    """The model's weights in Keras's order (layers in Keras's order, nested models
+    depth first), each once."""
+    seen, out = set(), []
+    for layer in keras_layer_order(model):
+        for w in (_keras_weights(layer) if isinstance(layer, Model) else layer.weights):
+            if id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
+    return out
+
+
+def _layer_keys(layers):
     seen, keys = {}, []
-    for layer in model.layers:
+    for layer in layers:
         base = snake_case(type(layer).__name__)
         n = seen.get(base, -1) + 1
         seen[base] = n
@@ -111,7 +143,9 @@ def _layer_keys(model):
 # ----------------------------------------------------------------- optimizer layout
 def _slot_order(model):
     """[(variable, slot name)] in the order Keras creates the optimizer's slots."""
-    opt, variables = model.optimizer, model.trainable_weights
+    trainable = {id(w) for w in model.trainable_weights}
+    opt = model.optimizer
+    variables = [w for w in _keras_weights(model) if id(w) in trainable]
     names = list(opt._slot_names())
     groups = [(n,) for n in names]
     if isinstance(opt, optimizers_mod.Adam) and names[:2] == ["momentum", "velocity"]:
@@ -230,21 +264,36 @@ def _read_layer_weights(reader, model):
         raise reader.error("is a legacy Keras 2 HDF5 file, which tensorlib does not read; "
                            "save it again with Keras 3 as .keras or .weights.h5" if legacy
                            else "has no 'layers' group: it is not a Keras 3 weights file")
-    arrays = []
-    for layer, key in zip(model.layers, _layer_keys(model)):
-        own = layer.weights
+    found = {}
+    _read_layers(reader, layers, model, "layers", found)
+    return [found[id(w)] for w in model.weights]
+
+
+def _read_layers(reader, layers, model, path, found):
+    """Read ``path``'s ``<key>/vars/<i>`` into ``found`` {id(weight): array}, recursing into
+    models used as layers (``<key>/layers``)."""
+    for layer, key in _keyed_layers(model):
         group = reader.child(layers, key, "group")
+        if isinstance(layer, Model):
+            inner = reader.child(group, "layers", "group") if group is not None else None
+            if inner is None:
+                raise reader.error(f"lacks the group {path}/{key}/layers for the model "
+                                   f"{layer.name!r} used as a layer")
+            _read_layers(reader, inner, layer, f"{path}/{key}/layers", found)
+            continue
+        own = [w for w in layer.weights]
         group = reader.child(group, "vars", "group") if group is not None else None
         keys = reader.keys(group)
         if sorted(keys) != sorted(str(i) for i in range(len(own))):
             held = sorted(reader.keys(layers))
             raise reader.error(
-                f"holds {len(keys)} weights in layers/{key} for layer {layer.name!r}, which "
+                f"holds {len(keys)} weights in {path}/{key} for layer {layer.name!r}, which "
                 f"has {len(own)} ({[w.name for w in own]}); layers are matched by class and "
                 f"position, and the file has {held[:20]}" + (" ..." if len(held) > 20 else ""))
         for i, var in enumerate(own):
-            arrays.append(reader.array(group, str(i), var.shape, "f", f"weight {var.name!r}"))
-    return arrays
+            if id(var) not in found:
+                found[id(var)] = reader.array(group, str(i), var.shape, "f",
+                                              f"weight {var.name!r}")
 
 
 def _read_optimizer(reader, model):
@@ -383,15 +432,16 @@ def weights_limit(model):
     return 32 * values + 65536 * (len(model.weights) + len(model.layers)) + 2**20
 
 
-def load_keras(zf, func, where, compile, safe_mode, limits):  # noqa: A002 - Keras's name
+def load_keras(zf, func, where, compile, safe_mode, limits,  # noqa: A002 - Keras's name
+               custom_objects=None):
     config_max, too_deep = limits
     archive = KerasArchive(zf, func, where)
     archive.check_version(too_deep)
     record = archive.read_json("config.json", config_max, too_deep)
     try:
-        model = keras_config.model_from_keras(record, safe_mode)
+        model = keras_config.model_from_keras(record, safe_mode, custom_objects)
         if compile:
-            keras_config.compile_from_keras(model, record.get("compile_config"))
+            keras_compile.compile_from_keras(model, record.get("compile_config"))
     except ConfigError as e:
         raise ValueError(f"{func}: the Keras file {where} describes a model tensorlib cannot "
                          f"load: {e}") from None

@@ -48,7 +48,7 @@ import numpy as np
 from .. import metrics as metrics_mod
 from ..layers import LAYER_CLASSES
 from . import keras_format, training
-from .keras_config import metric_records
+from .keras_compile import metric_records
 from .keras_format import save_keras, save_weights_h5
 from .sequential import Sequential
 
@@ -463,10 +463,16 @@ def save_model(model, filepath):
     _atomic_savez(filepath, arrays)
 
 
-def load_model(filepath, compile=True, safe_mode=True):  # noqa: A002 - Keras's names
-    """A model from a ``.keras`` file or a tensorlib npz (by content). ``safe_mode``: as in
-    Keras, refuse anything that would run code from the file (a Lambda's function)."""
+def load_model(filepath, custom_objects=None, compile=True,  # noqa: A002 - Keras's names
+               safe_mode=True):
+    """A model from a ``.keras`` file or a tensorlib npz (by content). ``custom_objects``:
+    {name: class} for the custom layers a ``.keras`` file names (by registered or class
+    name; see ``registry``). ``safe_mode``: as in Keras, refuse anything that would run
+    code from the file (a Lambda's function)."""
     path = _path(filepath, "load_model")
+    if custom_objects is not None and not isinstance(custom_objects, dict):
+        raise ValueError("load_model: custom_objects must be a dict of name -> class. "
+                         f"Received: custom_objects={custom_objects!r}")
     if not isinstance(safe_mode, bool):
         raise ValueError(f"load_model: safe_mode must be True or False. Received: "
                          f"safe_mode={safe_mode!r}")
@@ -480,7 +486,8 @@ def load_model(filepath, compile=True, safe_mode=True):  # noqa: A002 - Keras's 
         with _Archive(path, "load_model", file=f) as archive:
             if "config.json" in archive.members:
                 return keras_format.load_keras(archive._zip, "load_model", path, compile,
-                                               safe_mode, (META_MAX_BYTES, _too_deep))
+                                               safe_mode, (META_MAX_BYTES, _too_deep),
+                                               custom_objects)
             if "__meta__" not in archive.members:
                 raise ValueError(f"load_model: {archive.path} holds weights only (no "
                                  "architecture). Build the model and call load_weights() "

@@ -181,7 +181,7 @@ class Sequential(Model):
     # ------------------------------------------------------------ compute
     def call(self, x, training=False):
         for layer in self._layers:
-            x = layer.call(x, training=training)
+            x = layer._run(x, training)
         return x
 
     def ensure_built(self, x_shape):

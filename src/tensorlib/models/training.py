@@ -4,33 +4,42 @@ Every argument is validated before the first weight changes, so a bad call leave
 model as it was. Models have one or several inputs and outputs; data, losses, loss weights
 and metrics are given per output as Keras reads them (``compile_utils``). A categorical
 cross-entropy on a softmax output uses the fused softmax-cross-entropy op on the softmax's
-input by itself (losses.py), as Keras does: no layer needs to know.
+input by itself (losses.py), as Keras does: no layer needs to know. Data-parallel training
+over several processes lives in ``tensorlib.distribution``: the loops consult its active
+distribution (``dist``) at a few points, and run exactly as alone when there is none.
 """
 import math
 
 import numpy as np
 
 from .. import callbacks as callbacks_mod
+from .. import distribution as distribution_mod
 from .. import graph
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from ..autograd import no_grad
-from .._weights import checked_weight_values
-from ..layers.base import Layer, snake_case, unique_name
+from ..functional import memory_scope
+from ..layers import tracking
+from ..layers.base import Layer, float_dtype, snake_case, unique_name
 from ..random import get_generator
 from ..tensor import Tensor
-from . import compile_utils
+from . import compile_utils, subclassing
 from .progbar import Progbar
 
 
-class Model(Layer):
-    """Base of ``Sequential`` and ``Functional``. ``Model(inputs, outputs)`` makes a
-    functional model. Subclasses provide ``layers``, ``_input_names``, ``_output_names``,
+class Model(subclassing.ModelDefinedByCall, Layer):
+    """Base of ``Sequential``, ``Functional`` and the models users define by writing
+    ``call`` (models/subclassing.py). ``Model(inputs, outputs)`` makes a functional model.
+    Sequential and Functional override ``layers``, ``_input_names``, ``_output_names``,
     ``_output_shapes``, ``_forward(xs, training)`` (a list of Tensors, one per output) and
-    ``_ensure_built(shapes)``."""
+    ``_ensure_built(shapes)``; the versions in ``subclassing.ModelDefinedByCall`` serve
+    models defined by ``call``. Weights come from Layer: the model's own, then its
+    layers' (``_child_layers``)."""
 
     _takes_structure = True
+    _kind = "Model"
+    _input_names = _output_names = None     # set by build for models defined by call
     # Model(inputs, outputs) makes a functional model: models/functional.py, which
     # subclasses Model, registers its class here (imports go one way).
     _functional_class = None
@@ -38,16 +47,24 @@ class Model(Layer):
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
             return super().__new__(Model._functional_class)
-        return super().__new__(cls)
+        return super().__new__(cls, *args, **kwargs)
 
-    def __init__(self, name=None, trainable=True):
+    def __init__(self, *args, **kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            # Keras's functional subclass: super().__init__(inputs=..., outputs=...)
+            subclassing.become_functional(self, Model._functional_class)
+            Model._functional_class.__init__(self, *args, **kwargs)
+            return
+        self._init_model(**kwargs)
+
+    def _init_model(self, name=None, trainable=True, dtype=None):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"{type(self).__name__}: name must be a string. Received: "
                             f"name={name!r}")
         # The fields of a Layer (Layer.__init__ takes layer arguments a model has not).
         self.name = name or unique_name(snake_case(type(self).__name__))
-        self.trainable = bool(trainable)
-        self.dtype = np.dtype("float32")
+        self._trainable = bool(trainable)
+        self.dtype = float_dtype(type(self).__name__, dtype)
         self.built = False
         self._weights = []
         self._inbound_nodes = []
@@ -56,46 +73,6 @@ class Model(Layer):
         self.optimizer = self.loss = None
         self.stop_training = False
         self.history = None
-
-    # ------------------------------------------------------------ weights
-    @property
-    def weights(self):
-        """Every layer's weights, in layer order, each once (shared layers)."""
-        seen, out = set(), []
-        for layer in self.layers:
-            for w in layer.weights:
-                if id(w) not in seen:
-                    seen.add(id(w))
-                    out.append(w)
-        return out
-
-    @property
-    def trainable_weights(self):
-        if not self.trainable:
-            return []
-        train = {id(w) for layer in self.layers for w in layer.trainable_weights}
-        return [w for w in self.weights if id(w) in train]
-
-    @property
-    def non_trainable_weights(self):
-        train = {id(w) for w in self.trainable_weights}
-        return [w for w in self.weights if id(w) not in train]
-
-    def count_params(self):
-        return int(sum(w.size for w in self.weights))
-
-    def get_weights(self):
-        return [w.data.copy() for w in self.weights]
-
-    def set_weights(self, weights):
-        """Assign a list of arrays, one per weight, after checking all of them: count,
-        exact shape, a real numeric dtype (bool/int/float; not complex, datetime, string
-        or object) and no NaN or infinity once cast to the weight's dtype. On any error
-        (ValueError naming the weight; for non-finite values, how many) nothing changes."""
-        own = self.weights
-        values = checked_weight_values(f"Model {self.name!r}", own, weights)
-        for var, value in zip(own, values):
-            var.data[...] = value
 
     @property
     def metrics(self):
@@ -133,20 +110,28 @@ class Model(Layer):
         optimizer = optimizers_mod.get(optimizer)
         if loss is None:
             raise ValueError("compile() needs a loss. Received: loss=None")
+        args = (loss, metrics, loss_weights)
+        if self._output_names is not None:
+            self._resolve_compile(optimizer, args)     # checks everything, then assigns
+        else:           # a model defined by call, not built yet: per-output parts later
+            self._losses = None
+        self.optimizer, self._compile_args, self.compiled = optimizer, args, True
+        if self._losses is None:
+            self.loss = loss
+
+    def _resolve_compile(self, optimizer, args):
+        loss, metrics, loss_weights = args
         names = self._output_names
         losses = compile_utils.per_output_losses(loss, names)
         weights = compile_utils.per_output_weights(loss_weights, names)
         metric_ids = compile_utils.per_output_metrics(metrics, names, _check_metric_ids)
-        self.optimizer = optimizer
         self.loss = losses[0] if len(losses) == 1 else losses
         self._losses, self._loss_weights = losses, weights
         self._weighted = loss_weights is not None
         self._metric_ids = metric_ids
         self._metrics = None          # resolved on first use, once shapes are known
-        self.compiled = True
         self.compile_config = {
-            "optimizer": optimizer if isinstance(optimizer, str)
-            else optimizers_mod.serialize(self.optimizer),
+            "optimizer": optimizers_mod.serialize(optimizer),
             "loss": loss if isinstance(loss, str) else _loss_config(self.loss)
             if len(losses) == 1 else _structure_config(loss),
             "metrics": [m for m in metric_ids[0] if isinstance(m, str)]
@@ -183,6 +168,8 @@ class Model(Layer):
         """``x`` and ``y`` as lists of arrays (one per input, one per output), checked."""
         if x is None:
             raise ValueError("Model inputs `x` are missing. Received: x=None")
+        if self._user_call:
+            subclassing.note_inputs(self, x)
         xs = [_numeric_array("x", a).astype(np.float32, copy=False)   # layers compute in f32
               for a in compile_utils.standardize("x", x, self._input_names, "input")]
         empty = [a.shape for a in xs if len(a) == 0]
@@ -190,6 +177,8 @@ class Model(Layer):
             raise ValueError("Expected a positive number of samples. Received: x with shape "
                              f"{empty[0]}")
         self._ensure_built([a.shape for a in xs])
+        if self.compiled and self._losses is None:
+            self._resolve_compile(self.optimizer, self._compile_args)
         if y is None:
             _check_cardinality(xs, [])
             return xs, None
@@ -235,8 +224,11 @@ class Model(Layer):
         for p in params:
             p.grad = None
         loss.backward()
-        self.optimizer.apply_gradients(
-            [(p.grad.data if p.grad is not None else None, p) for p in params])
+        grads = [p.grad.data if p.grad is not None else None for p in params]
+        dist = distribution_mod.active()
+        if dist is not None:        # the mean gradient of the global batch, everywhere
+            grads = dist.reduce_gradients(grads, params)
+        self.optimizer.apply_gradients(zip(grads, params))
         return float(loss.item()), _floats(per_output), y_pred
 
     def _test_batch(self, xb, yb):
@@ -254,23 +246,35 @@ class Model(Layer):
         for ms in metrics:
             for m in ms:
                 m.reset_state()
-        n = len(x[0])
 
         def logs():
-            out = {k: m.result() for keys, ms in zip(metric_keys, metrics)
-                   for k, m in zip(keys, ms)}
-            out.update({t.name: t.result() for t in trackers if t is not None})
-            out["loss"] = tracker.result()
+            named = [(k, m) for keys, ms in zip(metric_keys, metrics) for k, m in zip(keys, ms)]
+            named += [(t.name, t) for t in trackers if t is not None] + [("loss", tracker)]
+            dist = distribution_mod.active()      # under one: results over all processes
+            values = dist.results([m for _, m in named]) if dist is not None \
+                else [m.result() for _, m in named]
+            out = dict(zip((k for k, _ in named), values))
             return dict(sorted(out.items()))
 
+        with memory_scope():
+            return self._run_steps(x, y, batch_size, step_fn, order, on_batch,
+                                   on_batch_begin, tracker, trackers, metrics, logs)
+
+    def _run_steps(self, x, y, batch_size, step_fn, order, on_batch, on_batch_begin,
+                   tracker, trackers, metrics, logs):
+        n = len(x[0])
+        dist = distribution_mod.active()
         for step in range(math.ceil(n / batch_size)):
             idx = slice(step * batch_size, min(n, (step + 1) * batch_size))
             if order is not None:
                 idx = order[idx]
+            if dist is not None:
+                idx = dist.shard(idx)       # this process's part of the global batch
             xb, yb = [a[idx] for a in x], [a[idx] for a in y]
             if on_batch_begin is not None:
                 on_batch_begin(step)
-            loss, per_output, y_pred = step_fn(xb, yb)
+            loss, per_output, y_pred = step_fn(xb, yb) if len(xb[0]) else \
+                dist.empty_step(self, step_fn)
             count = len(xb[0])
             tracker.update_state(loss, sample_weight=count)
             for t, value in zip(trackers, per_output):
@@ -326,9 +330,16 @@ class Model(Layer):
             val = None
         if kwargs:
             raise TypeError(f"fit() got unexpected keyword arguments: {sorted(kwargs)}")
+        callbacks = _callback_list(callbacks)
+        dist = distribution_mod.active()
+        if dist is not None:     # the same call everywhere, process 0's weights; it prints
+            verbose, callbacks = dist.begin(
+                self, "fit", x, y, verbose, callbacks, batch_size=batch_size, epochs=epochs,
+                initial_epoch=initial_epoch, shuffle=shuffle,
+                validation=None if val is None else len(val[0][0]))
         steps = math.ceil(len(x[0]) / batch_size)
         history = callbacks_mod.History()
-        cbs = callbacks_mod.CallbackList(_callback_list(callbacks) + [history], model=self,
+        cbs = callbacks_mod.CallbackList(callbacks + [history], model=self,
                                          params={"epochs": epochs, "steps": steps,
                                                  "verbose": verbose})
         self.stop_training = False
@@ -340,11 +351,15 @@ class Model(Layer):
                 print(f"Epoch {epoch + 1}/{epochs}")
             bar = Progbar(steps, verbose=verbose)
             order = get_generator().permutation(len(x[0])) if shuffle else None
+            if dist is not None and order is not None:
+                order = dist.epoch_order(order)
 
             def on_batch(step, logs):
                 cbs.on_train_batch_end(step, logs)
                 if step + 1 < steps:     # the last step is drawn with the epoch's logs
                     bar.update(step + 1, logs)
+                if dist is not None:     # a stop on any process stops every process
+                    self.stop_training = dist.agree(self.stop_training)
                 return self.stop_training
 
             logs = self._run_epoch(x, y, batch_size, self._train_batch, order, on_batch,
@@ -358,6 +373,8 @@ class Model(Layer):
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             bar.update(steps, logs)
             cbs.on_epoch_end(epoch, logs)
+            if dist is not None:
+                self.stop_training = dist.agree(self.stop_training)
             if self.stop_training:
                 break
         cbs.on_train_end(logs)
@@ -372,6 +389,9 @@ class Model(Layer):
         if y is None:
             raise ValueError("evaluate() needs targets `y`. Received: y=None")
         x, y = self._check_data(x, y)
+        dist = distribution_mod.active()
+        if dist is not None:
+            verbose, _ = dist.begin(self, "evaluate", x, y, verbose, batch_size=batch_size)
         steps = math.ceil(len(x[0]) / batch_size)
         bar = Progbar(steps, verbose=verbose)
         logs = self._run_epoch(x, y, batch_size, self._test_batch,
@@ -382,11 +402,15 @@ class Model(Layer):
         batch_size = _check_batch_size(batch_size)
         verbose = _check_verbose(verbose)
         x, _ = self._check_data(x)
+        dist = distribution_mod.active()
+        if dist is not None:     # this process's part; every part is gathered below
+            verbose, _ = dist.begin(self, "predict", x, None, verbose, batch_size=batch_size)
+            x, batch_size = dist.predict_share(x, batch_size)
         n = len(x[0])
         steps = math.ceil(n / batch_size)
         bar = Progbar(steps, verbose=verbose)
         outs = [[] for _ in self._output_names]
-        with no_grad():
+        with no_grad(), memory_scope():
             for step in range(steps):
                 sl = slice(step * batch_size, (step + 1) * batch_size)
                 for acc, out in zip(outs, self._forward([Tensor(a[sl]) for a in x], False)):
@@ -395,14 +419,21 @@ class Model(Layer):
         values = [np.concatenate(acc) if acc else
                   np.zeros((0,) + tuple(shape[1:]), np.float32)
                   for acc, shape in zip(outs, self._output_shapes)]
+        if dist is not None:
+            values = dist.gather(values)
         return self._pack_outputs(values)
 
-    def _pack_outputs(self, values):
-        return values[0]
+    def __call__(self, *args, **kwargs):
+        if self._user_call:
+            return super().__call__(*args, **kwargs)
+        return self._call_graph(*args, **kwargs)
 
-    def __call__(self, x, training=False, **kwargs):
+    def _call_graph(self, x, training=None, **kwargs):
+        """A call of a Sequential or Functional model."""
         if graph.is_symbolic(x):
-            return self._call_symbolic(x, **kwargs)
+            return self._call_symbolic(x, training=training, **kwargs)
+        if training is None:
+            training = bool(tracking.enclosing_training())
         if kwargs:
             raise TypeError(f"Model {self.name!r}: unexpected arguments to __call__. "
                             f"Received: {sorted(kwargs)}")
@@ -416,6 +447,8 @@ class Model(Layer):
         if y is None:
             raise ValueError("train_on_batch() needs targets `y`. Received: y=None")
         x, y = self._check_data(x, y)
+        if distribution_mod.active() is not None:
+            distribution_mod.active().begin(self, "train_on_batch", x, y)
         logs = self._run_epoch(x, y, max(len(x[0]), 1), self._train_batch)
         return logs if return_dict else self._as_list(logs)
 
@@ -424,6 +457,8 @@ class Model(Layer):
         if y is None:
             raise ValueError("test_on_batch() needs targets `y`. Received: y=None")
         x, y = self._check_data(x, y)
+        if distribution_mod.active() is not None:
+            distribution_mod.active().begin(self, "test_on_batch", x, y)
         logs = self._run_epoch(x, y, max(len(x[0]), 1), self._test_batch)
         return logs if return_dict else self._as_list(logs)
 

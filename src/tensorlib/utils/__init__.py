@@ -3,6 +3,8 @@ import random as _random
 
 import numpy as _np
 
+from ..models.registry import (custom_object_scope, get_custom_objects,
+                               get_registered_name, register_keras_serializable)
 from .numerical_utils import to_categorical
 
 
@@ -18,4 +20,5 @@ def set_random_seed(seed):
     manual_seed(int(seed))
 
 
-__all__ = ["to_categorical", "set_random_seed"]
+__all__ = ["to_categorical", "set_random_seed", "register_keras_serializable",
+           "get_custom_objects", "custom_object_scope", "get_registered_name"]
