@@ -285,7 +285,8 @@ def _edit_config(tmp_path, edit, name="edited.keras"):
 
 
 @pytest.mark.parametrize("key, value, message", [
-    ("kernel_regularizer", {"class_name": "L2", "config": {"l2": 0.1}}, "kernel_regularizer"),
+    ("kernel_constraint", {"class_name": "MaxNorm", "config": {"max_value": 2}},
+     "kernel_constraint"),
     ("future_option", True, "unknown to tensorlib"),
     ("activation", "no_such_activation", "activation"),
     ("units", -3, "cannot build"),

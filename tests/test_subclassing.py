@@ -423,7 +423,7 @@ def test_add_weight_keyword_and_positional_forms():
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"shape": (2, None)}, ValueError, r"add_weight\(\).*shape.*Received: shape=\(2, None\)"),
     ({"shape": "ab"}, ValueError, "Received: shape='ab'"),
-    ({"shape": (2,), "regularizer": "l2"}, NotImplementedError, "Received: regularizer='l2'"),
+    ({"shape": (2,), "regularizer": "bogus"}, ValueError, "Received: regularizer='bogus'"),
     ({"shape": (2,), "constraint": "non_neg"}, NotImplementedError, "constraint"),
     ({"shape": (2,), "dtype": "int32"}, ValueError, "floating-point.*Received: dtype='int32'"),
     ({"shape": (2,), "initializer": lambda s, dtype=None: np.zeros(3)}, ValueError,
@@ -542,3 +542,21 @@ def test_set_weights_checks_before_assigning():
         model.set_weights(weights[:-1])
     model.set_weights([w + 1 for w in weights])
     np.testing.assert_array_equal(model.get_weights()[0], weights[0] + 1)
+
+
+def test_symbolic_tensors_in_several_arguments_of_a_custom_layer():
+    """``layer(targets, logits)`` in a functional model (Keras's endpoint pattern): both
+    symbolic arguments are node inputs and reach ``call`` when the model runs."""
+    class Weighted(keras.layers.Layer):
+        def call(self, a, b, scale=1.0):
+            return a * scale + b
+
+    x = keras.Input((3,), name="x")
+    y = keras.Input((3,), name="y")
+    out = Weighted()(x, keras.layers.Dense(3, name="d")(y), scale=2.0)
+    model = keras.Model([x, y], out)
+    xa = np.arange(6, dtype=np.float32).reshape(2, 3)
+    ya = np.ones((2, 3), np.float32)
+    w, b = model.get_layer("d").get_weights()
+    np.testing.assert_allclose(model.predict([xa, ya], verbose=0), xa * 2.0 + ya @ w + b,
+                               rtol=1e-6)

@@ -4,7 +4,7 @@ Keras-compatible model API.
 ``import tensorlib as keras`` offers the Keras 3 namespace for CPU training code:
 ``Sequential``, ``Model``, ``Input``, ``Layer``, ``KerasTensor``, and the submodules
 ``layers``, ``models``, ``optimizers``, ``losses``, ``metrics``, ``callbacks``, ``datasets``,
-``utils``, ``activations``, ``initializers``, ``backend``, ``saving``, ``ops`` and
+``utils``, ``activations``, ``initializers``, ``regularizers``, ``backend``, ``saving``, ``ops`` and
 ``distribution``.
 """
 from .autograd import no_grad, enable_grad, is_grad_enabled
@@ -22,6 +22,7 @@ from ._version import __version__  # noqa: E402
 
 from . import functional, datasets, utils  # noqa: E402
 from . import activations, initializers, optimizers, losses, metrics, callbacks  # noqa: E402
+from . import regularizers  # noqa: E402
 from . import graph, layers, models, saving  # noqa: E402
 from . import distribution  # noqa: E402
 from . import backend, keras_backend, keras_ops, ops  # noqa: E402

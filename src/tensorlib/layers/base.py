@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from .. import graph, initializers
+from .. import graph, initializers, regularizers
 from . import tracking
 from ..backend._shapes import MAX_WINDOW, int_tuple
 from ..tensor import Tensor
@@ -94,14 +94,18 @@ class Layer:
         """Keras 3's ``add_weight``: ``shape`` (default ``()``), ``initializer`` (a name,
         an Initializer or a callable ``(shape, dtype)``; default glorot_uniform),
         ``dtype`` (default the layer's); also positionally as ``(shape, initializer,
-        dtype)``. Regularizers and constraints are not supported yet."""
+        dtype)``; ``regularizer`` adds its penalty of the weight to ``losses``.
+        Constraints are not supported yet."""
         where = f"Layer {self.name!r} ({type(self).__name__}): add_weight()"
         shape, initializer, dtype = _weight_positionals(where, args, shape, initializer,
                                                         dtype)
-        for arg, value in (("regularizer", regularizer), ("constraint", constraint)):
-            if value is not None:
-                raise NotImplementedError(f"{where}: weight {arg}s are not supported by "
-                                          f"tensorlib. Received: {arg}={value!r}")
+        if constraint is not None:
+            raise NotImplementedError(f"{where}: weight constraints are not supported by "
+                                      f"tensorlib. Received: constraint={constraint!r}")
+        try:
+            regularizer = regularizers.get(regularizer)
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
         if aggregation not in (None, "none", "mean", "sum", "only_first_replica"):
             raise ValueError(f"{where}: invalid `aggregation`. Received: "
                              f"aggregation={aggregation!r}")
@@ -124,7 +128,40 @@ class Layer:
         var.name = f"{self.name}/{name}" if name else self.name
         var.trainable = bool(trainable)
         self._weights.append(var)
+        if regularizer is not None:
+            self.__dict__.setdefault("_weight_regularizers", []).append((var, regularizer))
         return var
+
+    # ------------------------------------------------------------ losses
+    def add_loss(self, loss):
+        """Add a scalar Tensor (a penalty computed in ``call``) to the loss of the current
+        forward pass: ``losses`` lists it until the next pass of the model starts."""
+        self.__dict__.setdefault("_added_losses", []).append(loss)
+
+    def _layer_walk(self):
+        out, seen = [], set()
+
+        def walk(layer):
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                out.append(layer)
+                for child in layer._child_layers():
+                    walk(child)
+        walk(self)
+        return out
+
+    @property
+    def losses(self):
+        """The weight penalties (``regularizer`` of ``add_weight``, ``kernel_regularizer``
+        ...) of this layer and its sublayers, then the losses added in the last pass."""
+        layers = self._layer_walk()
+        out = [reg(var) for la in layers
+               for var, reg in la.__dict__.get("_weight_regularizers", ())]
+        return out + [v for la in layers for v in la.__dict__.get("_added_losses", ())]
+
+    def _clear_added_losses(self):
+        for layer in self._layer_walk():
+            layer.__dict__.pop("_added_losses", None)
 
     def _weight_walk(self):
         """[(weight, trainable)] for this layer and its sublayers, each weight once, in
@@ -245,8 +282,11 @@ class Layer:
         outputs when the node has several."""
         fixed = getattr(node, "call_kwargs", None) or {}
         kwargs = {k: v for k, v in fixed.items() if k != "training"}
-        out = self._run(args, fixed.get("training", training),
-                        getattr(node, "call_args", ()), kwargs)
+        call_args = getattr(node, "call_args", ())
+        if getattr(node, "packed_call", False):     # symbolic tensors in several arguments
+            args, more, given = args
+            call_args, kwargs = tuple(more), {**given, **kwargs}
+        out = self._run(args, fixed.get("training", training), call_args, kwargs)
         return out if node.single_output else graph.flatten(out)
 
     # ------------------------------------------------------------ the graph

@@ -12,8 +12,11 @@ from .core import Activated, _init_name
 class Conv2D(Activated):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 **kwargs):
         super().__init__(**kwargs)
+        self._set_regularizers(kernel_regularizer, bias_regularizer, activity_regularizer)
         if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) \
                 or not 1 <= filters <= MAX_DIM:
             raise ValueError("Invalid value for argument `filters`. Expected a strictly "
@@ -33,8 +36,10 @@ class Conv2D(Activated):
     def build(self, input_shape):
         check_rank(self, input_shape, 4, "batch, height, width, channels")
         shape = self.kernel_size + (input_shape[-1], self.filters)
-        self.kernel = self.add_weight(shape, self.kernel_initializer, name="kernel")
-        self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias") \
+        self.kernel = self.add_weight(shape, self.kernel_initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer)
+        self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias",
+                                    regularizer=self.bias_regularizer) \
             if self.use_bias else None
 
     def compute_output_shape(self, input_shape):
@@ -51,9 +56,9 @@ class Conv2D(Activated):
         fuse = self.activation is activations.relu
         y = conv2d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
                    activation="relu" if fuse else None)
-        return y if fuse else self.activation(y)
+        return self._activity(y if fuse else self.activation(y))
 
-    def _inference_fn(self, input_shape):
+    def _array_fn(self, input_shape):
         relu = self.activation is activations.relu
         post = self._array_activation(fused_relu=True)
         args = (self.strides, self.padding, self.dilation_rate, relu)
@@ -70,7 +75,8 @@ class Conv2D(Activated):
                 "padding": self.padding, "dilation_rate": list(self.dilation_rate),
                 "activation": self.activation_name, "use_bias": self.use_bias,
                 "kernel_initializer": _init_name(self.kernel_initializer),
-                "bias_initializer": _init_name(self.bias_initializer)}
+                "bias_initializer": _init_name(self.bias_initializer),
+                **self._regularizer_config()}
 
 
 class _Pooling2D(Layer):

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .. import activations, graph
+from .. import activations, regularizers, graph
 from ..functional import linear, linear_array
 from ..random import get_generator
 from ..tensor import Tensor
@@ -71,10 +71,32 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
 
 
 class Activated(Layer):
-    """A layer ending in an activation (ReLU is fused into the Dense / Conv2D kernels)."""
+    """A layer ending in an activation (ReLU is fused into the Dense / Conv2D kernels),
+    with a kernel and an optional bias, and Keras's regularizer arguments."""
 
     def _set_activation(self, activation):
         self.activation = activations.get(activation)
+
+    def _set_regularizers(self, kernel_regularizer, bias_regularizer, activity_regularizer):
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+
+    def _regularizer_config(self):
+        return {k: regularizers.serialize(getattr(self, k)) for k in (
+            "kernel_regularizer", "bias_regularizer", "activity_regularizer")}
+
+    def _activity(self, y):
+        """``y``, after adding its activity penalty (divided by the batch size, as Keras
+        does) to the pass's losses."""
+        if self.activity_regularizer is not None:
+            self.add_loss(self.activity_regularizer(y) * (1.0 / max(y.shape[0], 1)))
+        return y
+
+    def _inference_fn(self, input_shape):
+        if self.activity_regularizer is not None:
+            return None           # evaluate needs the penalty: run call
+        return self._array_fn(input_shape)
 
     @property
     def activation_name(self):
@@ -91,8 +113,11 @@ class Activated(Layer):
 
 class Dense(Activated):
     def __init__(self, units, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 **kwargs):
         super().__init__(**kwargs)
+        self._set_regularizers(kernel_regularizer, bias_regularizer, activity_regularizer)
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) \
                 or not 1 <= units <= MAX_DIM:
             raise ValueError("Received an invalid value for `units`, expected a positive "
@@ -107,8 +132,9 @@ class Dense(Activated):
                              f"expected min_ndim=2 with a known last axis. Received: input "
                              f"with shape {tuple(input_shape)}")
         self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
-                                      name="kernel")
-        self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias") \
+                                      name="kernel", regularizer=self.kernel_regularizer)
+        self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias",
+                                    regularizer=self.bias_regularizer) \
             if self.use_bias else None
 
     def compute_output_shape(self, input_shape):
@@ -126,9 +152,9 @@ class Dense(Activated):
             y = x @ self.kernel + self.bias if self.use_bias else x @ self.kernel
             if fuse_relu:
                 y = y.relu()
-        return y if fuse_relu else self.activation(y)
+        return self._activity(y if fuse_relu else self.activation(y))
 
-    def _inference_fn(self, input_shape):
+    def _array_fn(self, input_shape):
         if len(input_shape) != 2:
             return None
         relu = self.activation is activations.relu
@@ -144,7 +170,8 @@ class Dense(Activated):
         return {**super().get_config(), "units": self.units,
                 "activation": self.activation_name, "use_bias": self.use_bias,
                 "kernel_initializer": _init_name(self.kernel_initializer),
-                "bias_initializer": _init_name(self.bias_initializer)}
+                "bias_initializer": _init_name(self.bias_initializer),
+                **self._regularizer_config()}
 
 
 def _init_name(init):

@@ -199,11 +199,10 @@ def probe_outputs(layer, run, inputs, args=(), kwargs=None):
 def call_symbolic(layer, inputs, args, training, kwargs):
     """A user layer's call on symbolic ``inputs``: build (once) from their shapes, find
     the output shapes (``compute_output_shape`` when the class defines one, else by
-    probing ``call``), and record the node."""
-    if graph.is_symbolic((list(args), kwargs)):
-        raise ValueError(f"Layer {layer.name!r}: in a functional model, give every "
-                         f"symbolic tensor in the first argument (a tensor, list or dict). "
-                         f"Received: symbolic tensors in other arguments of the call")
+    probing ``call``), and record the node. Symbolic tensors in other arguments too
+    (``layer(targets, logits)``) make the node's argument structure ``(inputs, args,
+    kwargs)`` (``node.packed_call``)."""
+    packed = graph.is_symbolic((list(args), kwargs))
     check_call_kwargs(layer, kwargs)
     shapes = graph.shapes_of(inputs)
     if not layer.built:
@@ -219,8 +218,10 @@ def call_symbolic(layer, inputs, args, training, kwargs):
             graph.pack_like(template, tensors)
     single = isinstance(outputs, graph.SymbolicTensor)
     tensors = graph.flatten(outputs)
-    node = graph.Node(layer, inputs, outputs if single else tensors)
-    node.call_args, node.call_kwargs = tuple(args), dict(kwargs)
+    node = graph.Node(layer, (inputs, list(args), dict(kwargs)) if packed else inputs,
+                      outputs if single else tensors)
+    node.packed_call = packed
+    node.call_args, node.call_kwargs = ((), {}) if packed else (tuple(args), dict(kwargs))
     if training is not None:
         node.call_kwargs["training"] = training
     layer.output_shape = outputs.shape if single else [t.shape for t in tensors]

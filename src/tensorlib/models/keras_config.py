@@ -21,9 +21,8 @@ from ..layers import LAYER_CLASSES, InputLayer, Layer
 from . import registry
 from .sequential import Sequential
 
-_UNUSED_REG = {"kernel_regularizer": (None,), "bias_regularizer": (None,),
-               "activity_regularizer": (None,), "kernel_constraint": (None,),
-               "bias_constraint": (None,)}
+_UNUSED_CONSTRAINTS = {"kernel_constraint": (None,), "bias_constraint": (None,)}
+_REGULARIZERS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 _CHANNELS_LAST = ("channels_last", None)
 
 
@@ -39,15 +38,17 @@ class LayerSpec:
 
 
 _CONV_ARGS = ("kernel_size", "strides", "padding", "data_format", "dilation_rate",
-              "activation", "use_bias", "kernel_initializer", "bias_initializer")
+              "activation", "use_bias", "kernel_initializer", "bias_initializer") \
+    + _REGULARIZERS
 _POOL = LayerSpec(("pool_size", "strides", "padding", "data_format"))
 KERAS_LAYERS = {
     "Dense": LayerSpec(("units", "activation", "use_bias", "kernel_initializer",
-                        "bias_initializer"),
-                       {**_UNUSED_REG, "quantization_config": (None,), "lora_rank": (None,)},
+                        "bias_initializer") + _REGULARIZERS,
+                       {**_UNUSED_CONSTRAINTS, "quantization_config": (None,),
+                        "lora_rank": (None,)},
                        ("lora_alpha",), ("activity_regularizer", "lora_rank")),
     "Conv2D": LayerSpec(("filters",) + _CONV_ARGS,
-                        {"groups": (1,), **_UNUSED_REG, "lora_rank": (None,)},
+                        {"groups": (1,), **_UNUSED_CONSTRAINTS, "lora_rank": (None,)},
                         ("lora_alpha",), ("lora_rank",)),
     "MaxPooling2D": _POOL,
     "AveragePooling2D": _POOL,
@@ -105,7 +106,7 @@ def layer_to_keras(layer, input_shape):
     config = {"name": layer.name, "trainable": bool(layer.trainable),
               "dtype": _policy(layer.dtype.name)}
     for key in spec.args:
-        if key in own:
+        if key in own and not (key in spec.unwritten and own[key] is None):
             config[key] = own[key]
         elif key == "data_format":
             config[key] = "channels_last"

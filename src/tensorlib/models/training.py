@@ -24,7 +24,7 @@ from ..layers import tracking
 from ..layers.base import Layer, float_dtype, snake_case, unique_name
 from ..random import get_generator
 from ..tensor import Tensor
-from . import compile_utils, subclassing
+from . import compile_utils, data_adapters, subclassing
 from .progbar import Progbar
 
 
@@ -207,6 +207,7 @@ class Model(subclassing.ModelDefinedByCall, Layer):
 
     # ------------------------------------------------------------ steps
     def _loss_and_pred(self, xb, yb, training):
+        self._clear_added_losses()
         outs = self._forward([Tensor(a) for a in xb], training)
         total, per_output, preds = None, [], []
         for i, (out, loss) in enumerate(zip(outs, self._losses)):
@@ -216,6 +217,8 @@ class Model(subclassing.ModelDefinedByCall, Layer):
             if value is not None:
                 term = value * self._loss_weights[i] if self._weighted else value
                 total = term if total is None else total + term
+        for penalty in self.losses:       # regularizers and add_loss, as Keras adds them
+            total = penalty if total is None else total + penalty
         return total, per_output, preds
 
     def _train_batch(self, xb, yb):
@@ -238,7 +241,10 @@ class Model(subclassing.ModelDefinedByCall, Layer):
 
     # ------------------------------------------------------------ loops
     def _run_epoch(self, x, y, batch_size, step_fn, order=None, on_batch=None,
-                   on_batch_begin=None):
+                   on_batch_begin=None, batches=None):
+        """One pass: over ``x``/``y`` (lists of arrays) in ``batch_size`` slices, in
+        ``order`` if given, or over ``batches`` (``(xs, ys)`` lists, from a dataset; ``y``
+        is then a sample batch's targets, for resolving the metrics)."""
         tracker = metrics_mod.Mean(name="loss")
         metrics = self._resolve_metrics(y)
         loss_keys, metric_keys = self._log_names()
@@ -256,21 +262,16 @@ class Model(subclassing.ModelDefinedByCall, Layer):
             out = dict(zip((k for k, _ in named), values))
             return dict(sorted(out.items()))
 
+        if batches is None:
+            batches = _array_batches(x, y, batch_size, order)
         with memory_scope():
-            return self._run_steps(x, y, batch_size, step_fn, order, on_batch,
-                                   on_batch_begin, tracker, trackers, metrics, logs)
+            return self._run_steps(batches, step_fn, on_batch, on_batch_begin, tracker,
+                                   trackers, metrics, logs)
 
-    def _run_steps(self, x, y, batch_size, step_fn, order, on_batch, on_batch_begin,
-                   tracker, trackers, metrics, logs):
-        n = len(x[0])
+    def _run_steps(self, batches, step_fn, on_batch, on_batch_begin, tracker, trackers,
+                   metrics, logs):
         dist = distribution_mod.active()
-        for step in range(math.ceil(n / batch_size)):
-            idx = slice(step * batch_size, min(n, (step + 1) * batch_size))
-            if order is not None:
-                idx = order[idx]
-            if dist is not None:
-                idx = dist.shard(idx)       # this process's part of the global batch
-            xb, yb = [a[idx] for a in x], [a[idx] for a in y]
+        for step, (xb, yb) in enumerate(batches):
             if on_batch_begin is not None:
                 on_batch_begin(step)
             loss, per_output, y_pred = step_fn(xb, yb) if len(xb[0]) else \
@@ -302,15 +303,20 @@ class Model(subclassing.ModelDefinedByCall, Layer):
         verbose = _check_verbose(verbose)
         epochs = _check_int("epochs", epochs, 0)
         initial_epoch = _check_int("initial_epoch", initial_epoch, 0)
-        if y is None:
+        ds = x if data_adapters.is_dataset(x) else None
+        if y is None and ds is None:
             raise ValueError("fit() needs targets `y`. Received: y=None")
         if isinstance(validation_split, (bool, np.bool_)) or not isinstance(
                 validation_split, (int, float, np.integer, np.floating)) \
                 or not 0 <= validation_split < 1:
             raise ValueError("validation_split must be a number in [0, 1). Received: "
                              f"validation_split={validation_split!r}")
-        x, y = self._check_data(x, y)
-        if validation_data is not None:
+        x, y = data_adapters.first_batch(self, ds, y, "fit", validation_split) \
+            if ds is not None else self._check_data(x, y)
+        val_ds = validation_data if data_adapters.is_dataset(validation_data) else None
+        if val_ds is not None:
+            val = data_adapters.first_batch(self, val_ds, None, "fit validation_data")
+        elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (x_val, y_val). Received: "
                                  f"validation_data of type {type(validation_data).__name__}"
@@ -337,7 +343,8 @@ class Model(subclassing.ModelDefinedByCall, Layer):
                 self, "fit", x, y, verbose, callbacks, batch_size=batch_size, epochs=epochs,
                 initial_epoch=initial_epoch, shuffle=shuffle,
                 validation=None if val is None else len(val[0][0]))
-        steps = math.ceil(len(x[0]) / batch_size)
+        steps = data_adapters.steps(ds, "fit") if ds is not None \
+            else math.ceil(len(x[0]) / batch_size)
         history = callbacks_mod.History()
         cbs = callbacks_mod.CallbackList(callbacks + [history], model=self,
                                          params={"epochs": epochs, "steps": steps,
@@ -362,13 +369,19 @@ class Model(subclassing.ModelDefinedByCall, Layer):
                     self.stop_training = dist.agree(self.stop_training)
                 return self.stop_training
 
+            batches = None if ds is None else \
+                data_adapters.epoch_batches(self, ds, shuffle, "fit")
             logs = self._run_epoch(x, y, batch_size, self._train_batch, order, on_batch,
-                                   cbs.on_train_batch_begin)
+                                   cbs.on_train_batch_begin, batches=batches)
+            if ds is not None:
+                ds.on_epoch_end()
             if val is not None:
                 cbs.on_test_begin()
-                val_logs = self._run_epoch(val[0], val[1], batch_size, self._test_batch,
-                                           on_batch=cbs.on_test_batch_end,
-                                           on_batch_begin=cbs.on_test_batch_begin)
+                val_logs = self._run_epoch(
+                    val[0], val[1], batch_size, self._test_batch,
+                    on_batch=cbs.on_test_batch_end, on_batch_begin=cbs.on_test_batch_begin,
+                    batches=None if val_ds is None else data_adapters.epoch_batches(
+                        self, val_ds, False, "fit validation_data"))
                 cbs.on_test_end(val_logs)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             bar.update(steps, logs)
@@ -386,21 +399,32 @@ class Model(subclassing.ModelDefinedByCall, Layer):
         self._check_compiled()
         batch_size = _check_batch_size(batch_size)
         verbose = _check_verbose(verbose)
-        if y is None:
-            raise ValueError("evaluate() needs targets `y`. Received: y=None")
-        x, y = self._check_data(x, y)
-        dist = distribution_mod.active()
-        if dist is not None:
-            verbose, _ = dist.begin(self, "evaluate", x, y, verbose, batch_size=batch_size)
-        steps = math.ceil(len(x[0]) / batch_size)
+        if data_adapters.is_dataset(x):
+            ds, (x, y) = x, data_adapters.first_batch(self, x, y, "evaluate")
+            steps = data_adapters.steps(ds, "evaluate")
+            batches = data_adapters.epoch_batches(self, ds, False, "evaluate")
+        else:
+            if y is None:
+                raise ValueError("evaluate() needs targets `y`. Received: y=None")
+            x, y = self._check_data(x, y)
+            dist = distribution_mod.active()
+            if dist is not None:
+                verbose, _ = dist.begin(self, "evaluate", x, y, verbose,
+                                        batch_size=batch_size)
+            steps, batches = math.ceil(len(x[0]) / batch_size), None
         bar = Progbar(steps, verbose=verbose)
         logs = self._run_epoch(x, y, batch_size, self._test_batch,
-                               on_batch=lambda s, lg: bar.update(s + 1, lg))
+                               on_batch=lambda s, lg: bar.update(s + 1, lg), batches=batches)
         return logs if return_dict else self._as_list(logs)
 
     def predict(self, x, batch_size=None, verbose="auto"):
         batch_size = _check_batch_size(batch_size)
         verbose = _check_verbose(verbose)
+        if data_adapters.is_dataset(x):
+            data_adapters.first_batch(self, x, None, "predict", need_y=False)
+            x = [np.concatenate(parts) for parts in zip(*(
+                xs for xs, _ in data_adapters.epoch_batches(self, x, False, "predict",
+                                                            need_y=False)))]
         x, _ = self._check_data(x)
         dist = distribution_mod.active()
         if dist is not None:     # this process's part; every part is gathered below
@@ -500,6 +524,20 @@ def _structure_config(value):
     if value is None or isinstance(value, (str, int, float)):
         return value
     return _loss_config(value) if isinstance(value, losses_mod.Loss) else None
+
+
+def _array_batches(x, y, batch_size, order):
+    """``(xs, ys)`` slices of ``batch_size`` samples, in ``order`` if given; under a
+    distribution, this process's part of each global batch."""
+    n = len(x[0])
+    dist = distribution_mod.active()
+    for step in range(math.ceil(n / batch_size)):
+        idx = slice(step * batch_size, min(n, (step + 1) * batch_size))
+        if order is not None:
+            idx = order[idx]
+        if dist is not None:
+            idx = dist.shard(idx)       # this process's part of the global batch
+        yield [a[idx] for a in x], [a[idx] for a in y]
 
 
 def _floats(values):

@@ -3,9 +3,11 @@ import random as _random
 
 import numpy as _np
 
+from ..models.data_adapters import PyDataset, Sequence
 from ..models.registry import (custom_object_scope, get_custom_objects,
                                get_registered_name, register_keras_serializable)
 from .numerical_utils import to_categorical
+from .plot import model_to_dot, plot_model
 
 
 def set_random_seed(seed):
@@ -20,5 +22,7 @@ def set_random_seed(seed):
     manual_seed(int(seed))
 
 
-__all__ = ["to_categorical", "set_random_seed", "register_keras_serializable",
-           "get_custom_objects", "custom_object_scope", "get_registered_name"]
+__all__ = ["to_categorical", "set_random_seed", "PyDataset", "Sequence", "plot_model",
+           "model_to_dot",
+           "register_keras_serializable", "get_custom_objects", "custom_object_scope",
+           "get_registered_name"]
