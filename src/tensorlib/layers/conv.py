@@ -125,8 +125,9 @@ class AveragePooling2D(_Pooling2D):
     _array_op = staticmethod(avg_pool2d_array)
 
 
-class GlobalAveragePooling2D(Layer):
-    """Mean over the spatial axes; ``data_format`` says where they are (as in Keras)."""
+class _GlobalPooling2D(Layer):
+    """A reduction over the spatial axes; ``data_format`` says where they are (as in
+    Keras)."""
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
@@ -144,9 +145,20 @@ class GlobalAveragePooling2D(Layer):
             return tuple(1 if i in self._axes else d for i, d in enumerate(input_shape))
         return tuple(d for i, d in enumerate(input_shape) if i not in self._axes)
 
-    def call(self, x, training=False):
-        return x.mean(axis=self._axes, keepdims=self.keepdims)
-
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format,
                 "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """Mean over the spatial axes."""
+
+    def call(self, x, training=False):
+        return x.mean(axis=self._axes, keepdims=self.keepdims)
+
+
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """Max over the spatial axes (the gradient goes to the first maximum, as Tensor.max)."""
+
+    def call(self, x, training=False):
+        return x.max(axis=self._axes, keepdims=self.keepdims)

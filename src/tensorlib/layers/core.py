@@ -195,6 +195,26 @@ class Activation(Activated):
         return {**super().get_config(), "activation": self.activation_name}
 
 
+class Softmax(Layer):
+    """Keras's ``Softmax(axis=-1)`` layer (a cross-entropy loss on its output uses its
+    input, as after ``Dense(..., activation="softmax")``)."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError(f"Softmax: `axis` must be an integer. Received: axis={axis!r}")
+        self.axis = int(axis)
+
+    def call(self, x, training=False):
+        if not -x.ndim <= self.axis < x.ndim:
+            raise ValueError(f"Layer {self.name!r}: axis {self.axis} is out of range for an "
+                             f"input of rank {x.ndim}. Received: input shape {x.shape}")
+        return x.softmax(self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
 class Flatten(Layer):
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]

@@ -53,6 +53,8 @@ KERAS_LAYERS = {
     "MaxPooling2D": _POOL,
     "AveragePooling2D": _POOL,
     "GlobalAveragePooling2D": LayerSpec(("data_format", "keepdims")),
+    "GlobalMaxPooling2D": LayerSpec(("data_format", "keepdims")),
+    "Softmax": LayerSpec(("axis",)),
     "Flatten": LayerSpec((), {"data_format": _CHANNELS_LAST}),
     "Dropout": LayerSpec(("rate", "seed", "noise_shape")),
     "Activation": LayerSpec(("activation",)),
@@ -70,8 +72,9 @@ KERAS_LAYERS = {
     "Dot": LayerSpec(("axes", "normalize")),
 }
 _COMMON = ("name", "trainable", "dtype")
-_BUILT_AT_INIT = {"MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "Dropout",
-                  "Activation", "Reshape"}     # Keras writes no build_config for these
+# Keras writes no build_config for these
+_BUILT_AT_INIT = {"MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+                  "GlobalMaxPooling2D", "Softmax", "Dropout", "Activation", "Reshape"}
 _INITIALIZERS = {"Zeros": "zeros", "Ones": "ones", "GlorotUniform": "glorot_uniform",
                  "GlorotNormal": "glorot_normal", "HeUniform": "he_uniform",
                  "HeNormal": "he_normal", "LecunNormal": "lecun_normal"}
