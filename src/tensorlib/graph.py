@@ -146,6 +146,7 @@ class Graph:
             raise ValueError(f"{where}: the same tensor is passed twice in `inputs`. "
                              f"Received: inputs={[t.name for t in self.inputs]}")
         self.nodes = self._ordered_nodes(where)
+        self._release = self._release_lists()
         self.layers = []
         for node in self.nodes:
             if not getattr(node.layer, "_is_op", False) \
@@ -204,28 +205,36 @@ class Graph:
                 release[i].append(key)
         return release
 
-    def run(self, values, training=False):
-        """Replay the graph on ``values`` (Tensors, one per input), holding each
-        intermediate value only until the last node that takes it has run."""
-        if not hasattr(self, "_release"):
-            self._release = self._release_lists()
+    def walk(self, values, compute):
+        """Run the nodes in order on ``values`` (one per input): ``compute(node, env)``
+        gives a node's outputs (a list) from ``env`` ({id(tensor): value}); each
+        intermediate value is dropped once the last node that takes it has run."""
         env = {id(t): v for t, v in zip(self.inputs, values)}
         for node, release in zip(self.nodes, self._release):
-            if isinstance(node.args, SymbolicTensor):
-                args = env[id(node.args)]
-            else:
-                args = pack_like(node.args, [env[id(t)] if isinstance(t, SymbolicTensor)
-                                             else t for t in flatten(node.args)])
+            outs = compute(node, env)
             for key in release:
                 del env[key]
-            out = node.layer._run_node(node, args, training)
-            del args
-            if node.single_output:
-                env[id(node.outputs[0])] = out
-            else:
-                for t, v in zip(node.outputs, out):
-                    env[id(t)] = v
+            for t, v in zip(node.outputs, outs):
+                env[id(t)] = v
         return [env[id(t)] for t in self.outputs]
+
+    def run(self, values, training=False):
+        """Replay the graph on ``values`` (Tensors, one per input)."""
+        def compute(node, env):
+            out = node.layer._run_node(node, node_args(node, env), training)
+            return [out] if node.single_output else out
+        return self.walk(values, compute)
+
+
+def node_args(node, env, wrap=None):
+    """The argument structure of ``node``'s call with each symbolic tensor replaced by
+    its value in ``env`` (passed through ``wrap`` if given)."""
+    def value(t):
+        return env[id(t)] if wrap is None else wrap(env[id(t)])
+    if isinstance(node.args, SymbolicTensor):
+        return value(node.args)
+    return pack_like(node.args, [value(t) if isinstance(t, SymbolicTensor) else t
+                                 for t in flatten(node.args)])
 
 
 class InferencePlan:
@@ -251,28 +260,15 @@ class InferencePlan:
             for t in node.outputs:       # a layer's call gives its dtype (checked in run)
                 dtypes[id(t)] = t.dtype
             self.steps.append(fn)
-        if not hasattr(g, "_release"):
-            g._release = g._release_lists()
-
-    def _call(self, node, arrays):
-        wrap = self.tensor_cls
-        args = pack_like(node.args, [wrap(arrays[id(t)]) if isinstance(t, SymbolicTensor)
-                                     else t for t in flatten(node.args)])
-        out = node.layer._run_node(node, args, False)
-        outs = [out] if node.single_output else list(out)
-        return [o.data for o in outs]
 
     def run(self, arrays):
         """``arrays``: one per graph input; returns one array per graph output."""
-        g = self.graph
-        env = {id(t): a for t, a in zip(g.inputs, arrays)}
-        for node, fn, release in zip(g.nodes, self.steps, g._release):
+        steps = iter(self.steps)
+
+        def compute(node, env):
+            fn = next(steps)
             if fn is not None and env[id(node.args)].dtype == node.layer.dtype:
-                outs = [fn(env[id(node.args)])]
-            else:
-                outs = self._call(node, env)
-            for key in release:
-                del env[key]
-            for t, a in zip(node.outputs, outs):
-                env[id(t)] = a
-        return [env[id(t)] for t in g.outputs]
+                return [fn(env[id(node.args)])]
+            out = node.layer._run_node(node, node_args(node, env, self.tensor_cls), False)
+            return [o.data for o in ([out] if node.single_output else out)]
+        return self.graph.walk(arrays, compute)

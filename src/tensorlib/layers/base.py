@@ -154,14 +154,7 @@ class Layer:
     def losses(self):
         """The weight penalties (``regularizer`` of ``add_weight``, ``kernel_regularizer``
         ...) of this layer and its sublayers, then the losses added in the last pass."""
-        layers = self._layer_walk()
-        out = [reg(var) for la in layers
-               for var, reg in la.__dict__.get("_weight_regularizers", ())]
-        return out + [v for la in layers for v in la.__dict__.get("_added_losses", ())]
-
-    def _clear_added_losses(self):
-        for layer in self._layer_walk():
-            layer.__dict__.pop("_added_losses", None)
+        return losses_of(self._layer_walk())
 
     def _weight_walk(self):
         """[(weight, trainable)] for this layer and its sublayers, each weight once, in
@@ -495,3 +488,16 @@ def conv_tuple(value, n, name, layer="Layer"):
     """Keras's normalisation of an int-or-tuple argument of ``layer`` (its class name), by
     the same rule the kernels' geometry applies: ints in [1, MAX_DIM]."""
     return int_tuple(layer, name, value, n, 1, MAX_DIM)
+
+
+def losses_of(layers):
+    """``Layer.losses`` of the walk ``layers`` (``Layer._layer_walk``)."""
+    out = [reg(var) for la in layers
+           for var, reg in la.__dict__.get("_weight_regularizers", ())]
+    return out + [v for la in layers for v in la.__dict__.get("_added_losses", ())]
+
+
+def clear_added_losses(layers):
+    """Start a forward pass: forget the losses ``add_loss`` gave in the previous one."""
+    for layer in layers:
+        layer.__dict__.pop("_added_losses", None)

@@ -48,7 +48,8 @@ def is_dataset(x):
     return isinstance(x, PyDataset)
 
 
-def _length(ds, where):
+def steps(ds, where):
+    """The number of batches of ``ds`` (at least one)."""
     n = len(ds)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
         raise ValueError(f"{where}: the dataset must have at least one batch (`__len__`). "
@@ -93,17 +94,13 @@ def first_batch(model, ds, y, where, validation_split=0.0, need_y=True):
         raise NotImplementedError(f"{where}: a PyDataset under a data-parallel "
                                   f"distribution is not supported; pass arrays. Received: "
                                   f"{type(ds).__name__}")
-    _length(ds, where)
+    steps(ds, where)
     return batch(model, ds, 0, where, need_y)
-
-
-def steps(ds, where):
-    return _length(ds, where)
 
 
 def epoch_batches(model, ds, shuffle, where, need_y=True):
     """The epoch's batches, in a new random order when ``shuffle``."""
-    n = _length(ds, where)
+    n = steps(ds, where)
     order = get_generator().permutation(n) if shuffle else range(n)
     for i in order:
         yield batch(model, ds, int(i), where, need_y)

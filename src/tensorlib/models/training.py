@@ -21,7 +21,8 @@ from .. import optimizers as optimizers_mod
 from ..autograd import no_grad
 from ..functional import memory_scope
 from ..layers import tracking
-from ..layers.base import Layer, float_dtype, snake_case, unique_name
+from ..layers.base import (Layer, clear_added_losses, float_dtype, losses_of, snake_case,
+                           unique_name)
 from ..random import get_generator
 from ..tensor import Tensor
 from . import compile_utils, data_adapters, subclassing
@@ -207,7 +208,8 @@ class Model(subclassing.ModelDefinedByCall, Layer):
 
     # ------------------------------------------------------------ steps
     def _loss_and_pred(self, xb, yb, training):
-        self._clear_added_losses()
+        layers = self._layer_walk()          # one walk per step, for the penalties
+        clear_added_losses(layers)
         outs = self._forward([Tensor(a) for a in xb], training)
         total, per_output, preds = None, [], []
         for i, (out, loss) in enumerate(zip(outs, self._losses)):
@@ -217,7 +219,7 @@ class Model(subclassing.ModelDefinedByCall, Layer):
             if value is not None:
                 term = value * self._loss_weights[i] if self._weighted else value
                 total = term if total is None else total + term
-        for penalty in self.losses:       # regularizers and add_loss, as Keras adds them
+        for penalty in losses_of(layers):     # regularizers and add_loss, as Keras adds
             total = penalty if total is None else total + penalty
         return total, per_output, preds
 
