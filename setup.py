@@ -7,6 +7,8 @@ added when the compiler accepts them; otherwise the kernels build serially and a
 warning says so. Cython directives are set here, once. Environment switches:
 
 * ``TENSORLIB_DEBUG=1``: bounds checking back on (and -O0 -g instead of -O3), for debugging;
+  any other build is a release build: compiled with -g0 and linked stripped (-s; on macOS
+  -Wl,-S,-x), as wheels ship, whatever -g Python's own CFLAGS carry;
 * ``TENSORLIB_REQUIRE_OPENMP=1``: a compiler without OpenMP is a build error instead of
   a warning (pip hides warnings; CI sets this);
 * ``TENSORLIB_SANITIZE=address`` (or ``undefined``, or ``address,undefined``): build with
@@ -93,6 +95,15 @@ def _openmp_flags(compiler):
     return [], []
 
 
+def _strip_flags(compiler):
+    """(compile_args, link_args) that keep debug symbols out of a release build: none for
+    TENSORLIB_DEBUG or sanitizer builds, nor for MSVC (it writes no debug info unless
+    asked). They come after Python's CFLAGS, so -g0 overrides the -g those often carry."""
+    if DEBUG or SANITIZE or compiler.compiler_type == "msvc":
+        return [], []
+    return ["-g0"], (["-Wl,-S,-x"] if sys.platform == "darwin" else ["-s"])
+
+
 class BuildExt(build_ext):
     def build_extensions(self):
         cflags, lflags = _openmp_flags(self.compiler)
@@ -113,11 +124,12 @@ class BuildExt(build_ext):
             if SANITIZE:
                 san = [f"-fsanitize={','.join(SANITIZE)}", "-fno-omit-frame-pointer"]
                 opt = [o for o in opt if not o.startswith("-O")] + ["-g", "-O1"]
+        strip_c, strip_l = _strip_flags(self.compiler)
         for ext in self.extensions:
             own = [] if self.compiler.compiler_type == "msvc" else \
                 GCC_FLAGS.get(ext.name.rsplit(".", 1)[-1], [])
-            ext.extra_compile_args = opt + san + cflags + own + ext.extra_compile_args
-            ext.extra_link_args = san + lflags + ext.extra_link_args
+            ext.extra_compile_args = opt + san + cflags + own + strip_c + ext.extra_compile_args
+            ext.extra_link_args = san + lflags + strip_l + ext.extra_link_args
         super().build_extensions()
 
 

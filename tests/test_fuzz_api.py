@@ -219,7 +219,7 @@ def binary_case(draw):
     if op == "maximum":
         call = f"tl.maximum({left}, {right})"
     else:
-        call = f"{left} {BINARY[op]} {right}"
+        call = f"({left}) {BINARY[op]} ({right})"   # "2**62 ** x" would bind 62 ** x
     dl, dr = BINARY_GRADS[op]
     for var, expr, ref_arr in (("x", dr if reflected else dl, "a"), ("y", dr if not reflected
                                                                        else dl, "b")):

@@ -93,3 +93,22 @@ def test_no_import_cycles():
 def test_the_checker_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_published_keras_functions_shadow_no_builtin_the_module_uses():
+    """``import tensorlib`` publishes keras.ops / keras.backend / keras.random functions
+    onto ``ops``, ``backend`` and ``random``: a name such as ``all`` or ``max`` would then
+    replace the builtin for that module's own code. None of them may use such a name."""
+    import ast
+    import builtins
+
+    from tensorlib import keras_backend, keras_ops, keras_random
+    for path, facade in (("ops.py", keras_ops), (os.path.join("backend", "__init__.py"),
+                                                 keras_backend), ("random.py", keras_random)):
+        with open(os.path.join(ROOT, path)) as f:
+            tree = ast.parse(f.read())
+        used = {n.id for n in ast.walk(tree)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        clash = used & set(facade.__all__) & set(dir(builtins))
+        assert not clash, f"{path} uses the builtins {sorted(clash)}, which " \
+                          f"{facade.__name__} replaces there"

@@ -341,8 +341,8 @@ def test_loss_get_other_identifiers(rng):
     cfg = losses.get({"class_name": "CategoricalCrossentropy",
                       "config": {"label_smoothing": 0.2}})
     assert cfg.label_smoothing == 0.2
-    with pytest.raises(ValueError, match="Could not interpret loss identifier: 'hinge'"):
-        losses.get("hinge")
+    with pytest.raises(ValueError, match="Could not interpret loss identifier: 'dice'"):
+        losses.get("dice")
 
 
 # ---------------------------------------------------------------- metrics

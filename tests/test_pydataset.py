@@ -93,13 +93,14 @@ class Bad(keras.utils.PyDataset):
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda m, x, y: m.fit(Batches(x, y), y, verbose=0), ValueError, "`y` must not"),
+    (lambda m, x, y: m.fit(Batches(x, y), y, verbose=0), ValueError,
+     "`y` should not be passed"),
     (lambda m, x, y: m.fit(Batches(x, y), validation_split=0.2, verbose=0), ValueError,
      "validation_split"),
     (lambda m, x, y: m.fit(Bad(x), verbose=0), ValueError, r"\(x, y\) tuples"),
     (lambda m, x, y: m.fit(Bad((x, y), n=0), verbose=0), ValueError, "at least one batch"),
-    (lambda m, x, y: m.fit(Bad((x, y, np.ones(len(x)))), verbose=0), NotImplementedError,
-     "sample weights"),
+    (lambda m, x, y: m.fit(Bad((x, y, np.ones(len(x)))), class_weight={0: 2.0}, verbose=0),
+     ValueError, "`class_weight` and `sample_weight`"),
     (lambda m, x, y: m.evaluate(Bad((x, y, x, y)), verbose=0), ValueError, "4 items"),
 ])
 def test_bad_datasets_are_named(call, error, message):

@@ -424,7 +424,7 @@ def test_add_weight_keyword_and_positional_forms():
     ({"shape": (2, None)}, ValueError, r"add_weight\(\).*shape.*Received: shape=\(2, None\)"),
     ({"shape": "ab"}, ValueError, "Received: shape='ab'"),
     ({"shape": (2,), "regularizer": "bogus"}, ValueError, "Received: regularizer='bogus'"),
-    ({"shape": (2,), "constraint": "non_neg"}, NotImplementedError, "constraint"),
+    ({"shape": (2,), "constraint": "bogus"}, ValueError, "Received: constraint='bogus'"),
     ({"shape": (2,), "dtype": "int32"}, ValueError, "floating-point.*Received: dtype='int32'"),
     ({"shape": (2,), "initializer": lambda s, dtype=None: np.zeros(3)}, ValueError,
      r"shape \(3,\) for a weight of shape \(2,\)"),

@@ -22,18 +22,19 @@ from ._version import __version__  # noqa: E402
 
 from . import functional, datasets, utils  # noqa: E402
 from . import activations, initializers, optimizers, losses, metrics, callbacks  # noqa: E402
-from . import regularizers  # noqa: E402
+from . import regularizers, config  # noqa: E402
 from . import graph, layers, models, saving  # noqa: E402
 from . import distribution  # noqa: E402
-from . import backend, keras_backend, keras_ops, ops  # noqa: E402
+from . import backend, keras_backend, keras_ops, keras_random, ops, random  # noqa: E402
 from .graph import KerasTensor  # noqa: E402
 from .layers import Input, Layer  # noqa: E402
 from .models import Model, Sequential  # noqa: E402
 
-# ``keras.ops.<name>`` and ``keras.backend.<name>``: publish the Keras functions onto the
-# module of primitive autograd Functions (CamelCase classes) and onto the kernel-backend
-# package. Neither defines any of these names: nothing internal is shadowed.
-for _module, _facade in ((ops, keras_ops), (backend, keras_backend)):
+# ``keras.ops.<name>``, ``keras.backend.<name>`` and ``keras.random.<name>``: publish the
+# Keras functions onto the module of primitive autograd Functions (CamelCase classes), onto
+# the kernel-backend package and onto the generator module. None of them defines any of
+# these names: nothing internal is shadowed.
+for _module, _facade in ((ops, keras_ops), (backend, keras_backend), (random, keras_random)):
     for _name in _facade.__all__:
         if getattr(_module, _name, None) not in (None, getattr(_facade, _name)):
             raise ImportError(f"tensorlib: {_facade.__name__}.{_name} would shadow "

@@ -19,8 +19,11 @@ touches tensors only through ``data``, ``shape``, ``dtype``, ``_ctx`` and ``_acc
 import contextlib
 import functools
 import threading
+from typing import Any, Callable, Literal, Optional, TypeVar, Union, overload
 
 import numpy as np
+
+R = TypeVar("R")
 
 
 class _GradState(threading.local):
@@ -31,40 +34,46 @@ class _GradState(threading.local):
 _state = _GradState()
 
 
-def is_grad_enabled():
+def is_grad_enabled() -> bool:
     return _state.enabled
 
 
 class _GradMode(contextlib.ContextDecorator):
-    def __init__(self, enabled):
+    def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.saved = []       # a stack, so one instance can be re-entered (recursion)
+        self.saved: list[bool] = []       # a stack, so one instance can be re-entered (recursion)
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self.saved.append(_state.enabled)
         _state.enabled = self.enabled
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         _state.enabled = self.saved.pop()
         return False
 
 
-def no_grad(func=None):
+@overload
+def no_grad(func: None = None) -> _GradMode: ...
+@overload
+def no_grad(func: Callable[..., R]) -> Callable[..., R]: ...
+
+
+def no_grad(func: Optional[Callable[..., R]] = None) -> Union[Callable[..., R], _GradMode]:
     """Context manager (``with no_grad():``) or decorator turning graph recording off."""
     if callable(func):
         @functools.wraps(func)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: Any, **kwargs: Any) -> R:
             with _GradMode(False):
                 return func(*args, **kwargs)
         return wrapper
     return _GradMode(False)
 
 
-def enable_grad():
+def enable_grad() -> _GradMode:
     return _GradMode(True)
 
 
-def unbroadcast(grad, shape):
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` over the axes that broadcasting added or stretched to reach ``shape``."""
     if grad.shape == shape:
         return grad
@@ -77,10 +86,10 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
-_tensor_class = None
+_tensor_class: Any = None
 
 
-def register_tensor_class(cls):
+def register_tensor_class(cls: type) -> None:
     """Make ``cls`` the class that ``Function.apply`` recognises as a graph input and wraps
     its outputs in (called once, by tensorlib.tensor)."""
     global _tensor_class
@@ -91,9 +100,11 @@ class Function:
     """Base of every differentiable op. Subclasses define ``forward`` and ``backward``."""
 
     released = False
+    needs_input_grad: tuple[bool, ...]      # set by apply
+    parents: tuple[Any, ...]                # set by apply when the graph is recorded
 
     @classmethod
-    def apply(cls, *inputs, **params):
+    def apply(cls, *inputs: Any, **params: Any) -> Any:
         Tensor = _tensor_class
         ctx = cls()
         ctx.needs_input_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
@@ -108,13 +119,13 @@ class Function:
             out.requires_grad = True
         return out
 
-    def forward(self, *args, **params):  # pragma: no cover - abstract
+    def forward(self, *args: Any, **params: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def backward(self, grad):  # pragma: no cover - abstract
+    def backward(self, grad: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def release(self):
+    def release(self) -> None:
         """Drop saved arrays and graph edges; a later backward through here is an error."""
         self.__dict__.clear()
         self.released = True
@@ -158,7 +169,7 @@ def _topological_order(root):
     return order
 
 
-def run_backward(root, grad, retain_graph=False):
+def run_backward(root: Any, grad: np.ndarray, retain_graph: bool = False) -> None:
     grads = {id(root): grad}
     for node in _topological_order(root):
         g = grads.pop(id(node), None)

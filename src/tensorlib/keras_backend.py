@@ -1,7 +1,7 @@
 """``keras.backend``: the Keras functions CPU training code calls. ``import tensorlib``
 publishes them onto ``tensorlib.backend`` (the kernel-backend package, whose
 ``set_backend``/``get_backend`` stay as they are)."""
-from . import graph
+from . import config, graph
 from .layers import base as _layer_base
 
 
@@ -17,12 +17,8 @@ def image_data_format():
     return "channels_last"
 
 
-def floatx():
-    return "float32"
-
-
-def epsilon():
-    return 1e-7
+floatx, epsilon, set_floatx, set_epsilon = (config.floatx, config.epsilon, config.set_floatx,
+                                            config.set_epsilon)
 
 
 def backend():
@@ -30,4 +26,5 @@ def backend():
     return "tensorlib"
 
 
-__all__ = ["clear_session", "image_data_format", "floatx", "epsilon", "backend"]
+__all__ = ["clear_session", "image_data_format", "floatx", "epsilon", "backend",
+           "set_floatx", "set_epsilon"]

@@ -1,136 +1,37 @@
 """Keras 3 compatible streaming metrics on NumPy arrays.
 
-Every metric has ``update_state(...)``, ``result()`` (a Python float), ``reset_state()`` and
-``name``. ``Mean`` is Keras's weighted running mean; the accuracy metrics are
-``MeanMetricWrapper``s of a per-sample match function, as in Keras, so ``sample_weight``
-weights samples and ``result()`` is ``total / count`` (0.0 before any update).
+Every metric has ``update_state(...)``, ``result()`` (a ``MetricResult`` float, or an
+array for vector results), ``reset_state()`` and ``name``. ``Mean`` is Keras's weighted
+running mean; the accuracy metrics are ``MeanMetricWrapper``s of a per-sample match
+function, as in Keras, so ``sample_weight`` weights samples and ``result()`` is
+``total / count`` (0.0 before any update). A ``Metric`` subclass keeps state as Keras's
+do, in ``add_variable``/``add_weight`` variables (``MetricVariable``). The base classes
+are in ``metrics_base``, the regression, probabilistic and top-k metrics in
+``metrics_regression``, Precision/Recall/AUC and the F-scores in ``metrics_confusion``;
+all are published here.
 
 ``get("accuracy", loss=..., y_true=..., y_pred=...)`` resolves the generic
 "accuracy"/"acc" names to the accuracy that fits the loss (or, failing that, the shapes),
 keeping the name the user wrote; see ``resolve_accuracy``.
 """
 import inspect
+import re
 
 import numpy as np
 
 from . import losses as losses_module
-from .autograd import no_grad
+from . import metrics_confusion, metrics_regression
+from .metrics_base import (Mean, MeanMetricWrapper, Metric, MetricResult,  # noqa: F401
+                           MetricVariable, Sum, _match_rank, _np, _reduce_to_samplewise)
+from .metrics_confusion import *  # noqa: F401,F403
+from .metrics_confusion import __all__ as _confusion_all
+from .metrics_regression import *  # noqa: F401,F403
+from .metrics_regression import __all__ as _regression_all
 from .tensor import Tensor
 
 __all__ = ["Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
            "CategoricalAccuracy", "SparseCategoricalAccuracy", "accuracy", "binary_accuracy",
            "categorical_accuracy", "sparse_categorical_accuracy", "resolve_accuracy", "get"]
-
-
-def _np(x):
-    if isinstance(x, Tensor):
-        return x.data
-    return np.asarray(x)
-
-
-def _match_rank(a, b):
-    return losses_module._match_rank(a, b)
-
-
-def _reduce_to_samplewise(values, sample_weight):
-    """Keras's reduce_to_samplewise_values with a mean: one value (and weight) per sample."""
-    values = np.asarray(values, dtype=np.float64)
-    if sample_weight is not None:
-        sw = np.asarray(sample_weight, dtype=np.float64)
-        values, sw = _match_rank(values, sw)
-        w_ndim, v_ndim = sw.ndim, values.ndim
-        if v_ndim > w_ndim:
-            values = values.mean(axis=tuple(range(w_ndim, v_ndim)))
-        try:
-            sw = np.broadcast_to(sw, values.shape)
-        except ValueError:
-            raise ValueError("sample_weight cannot be broadcast to the metric values. "
-                             f"Received: sample_weight.shape={np.shape(sample_weight)}, "
-                             f"values shape {values.shape}") from None
-        values = values * sw
-        if w_ndim > 1:
-            sw = sw.mean(axis=tuple(range(1, w_ndim)))
-        sample_weight = sw
-    if values.ndim > 1:
-        values = values.mean(axis=tuple(range(1, values.ndim)))
-    return values, sample_weight
-
-
-class Metric:
-    """Base class: subclasses define ``update_state``, ``result`` and ``reset_state``."""
-
-    def __init__(self, name=None, dtype=None):
-        self.name = name or losses_module._snake(type(self).__name__)
-        self.dtype = dtype
-
-    def update_state(self, *args, **kwargs):
-        raise NotImplementedError
-
-    def result(self):
-        raise NotImplementedError
-
-    def reset_state(self):
-        raise NotImplementedError
-
-    def __call__(self, *args, **kwargs):
-        self.update_state(*args, **kwargs)
-        return self.result()
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        return f"<{type(self).__name__} name={self.name!r}>"
-
-
-class Mean(Metric):
-    """Weighted running mean of the values passed to ``update_state``."""
-
-    def __init__(self, name="mean", dtype=None):
-        super().__init__(name=name, dtype=dtype)
-        self.reset_state()
-
-    def update_state(self, values, sample_weight=None):
-        values = _np(values)
-        sample_weight = None if sample_weight is None else _np(sample_weight)
-        values, sample_weight = _reduce_to_samplewise(values, sample_weight)
-        self.total += float(np.sum(values))
-        if sample_weight is not None:
-            self.count += float(np.sum(sample_weight))
-        else:
-            self.count += float(values.shape[0]) if values.ndim >= 1 else 1.0
-
-    def reset_state(self):
-        self.total = 0.0
-        self.count = 0.0
-
-    def result(self):
-        return self.total / self.count if self.count else 0.0
-
-
-class MeanMetricWrapper(Mean):
-    """The running mean of ``fn(y_true, y_pred, **kwargs)`` (per-sample values)."""
-
-    def __init__(self, fn, name=None, dtype=None, **kwargs):
-        super().__init__(name=name or getattr(fn, "__name__", None) or "mean_metric_wrapper",
-                         dtype=dtype)
-        self._fn = fn
-        self._fn_kwargs = kwargs
-        if fn in losses_module.ALL_OBJECTS or isinstance(fn, losses_module.Loss):
-            self._direction = "down"
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        with no_grad():
-            values = self._fn(y_true, y_pred, **self._fn_kwargs)
-        super().update_state(_np(values), sample_weight=sample_weight)
-
-    def get_config(self):
-        return {**super().get_config(), "fn": getattr(self._fn, "__name__", self._fn),
-                **self._fn_kwargs}
 
 
 # ---------------------------------------------------------------- accuracy functions
@@ -269,19 +170,31 @@ def resolve_accuracy(loss=None, y_true_shape=None, y_pred_shape=None, name="accu
 
 
 # ---------------------------------------------------------------- registry
-ALL_OBJECTS = (Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-               accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy)
+def _keras_snake(name):
+    """Keras's to_snake_case: "AUC" -> "auc", "F1Score" -> "f1_score",
+    "TopKCategoricalAccuracy" -> "top_k_categorical_accuracy"."""
+    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+ALL_OBJECTS = (Mean, Sum, MeanMetricWrapper, Accuracy, BinaryAccuracy, CategoricalAccuracy,
+               SparseCategoricalAccuracy, *metrics_regression.CLASSES,
+               *metrics_confusion.CLASSES, accuracy, binary_accuracy, categorical_accuracy,
+               sparse_categorical_accuracy, *metrics_regression.FUNCTIONS)
+_CLASSES = {obj.__name__: obj for obj in ALL_OBJECTS if inspect.isclass(obj)}
 ALL_OBJECTS_DICT = {obj.__name__.lower(): obj for obj in ALL_OBJECTS}
-_LOSS_FUNCTIONS = {"mse": losses_module.mean_squared_error,
-                   "mae": losses_module.mean_absolute_error,
-                   "bce": losses_module.binary_crossentropy}
-for _f in (losses_module.mean_squared_error, losses_module.mean_absolute_error,
-           losses_module.binary_crossentropy, losses_module.categorical_crossentropy,
-           losses_module.sparse_categorical_crossentropy):
-    _LOSS_FUNCTIONS[_f.__name__] = _f
+ALL_OBJECTS_DICT.update({_keras_snake(name): cls for name, cls in _CLASSES.items()})
+ALL_OBJECTS_DICT.update({  # Keras's aliases
+    "bce": metrics_regression.BinaryCrossentropy, "mse": metrics_regression.MeanSquaredError,
+    "mae": metrics_regression.MeanAbsoluteError,
+    "mape": metrics_regression.MeanAbsolutePercentageError,
+    "msle": metrics_regression.MeanSquaredLogarithmicError})
+__all__ += ["Sum", "MetricVariable", "MetricResult", *_confusion_all, *_regression_all]
 _FUNCTION_CLASSES = {accuracy: Accuracy, binary_accuracy: BinaryAccuracy,
                      categorical_accuracy: CategoricalAccuracy,
                      sparse_categorical_accuracy: SparseCategoricalAccuracy}
+_FUNCTION_CLASSES.update({f: ALL_OBJECTS_DICT[f.__name__]
+                          for f in metrics_regression.FUNCTIONS})
 
 
 def _shape(x):
@@ -304,20 +217,19 @@ def get(identifier, loss=None, y_true=None, y_pred=None):
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, dict):
-        cls = ALL_OBJECTS_DICT.get(str(identifier.get("class_name", "")).lower())
-        if inspect.isclass(cls):
+        name = str(identifier.get("class_name", ""))
+        cls = _CLASSES.get(name) or ALL_OBJECTS_DICT.get(name.lower())
+        if inspect.isclass(cls) and cls is not MeanMetricWrapper:
             return cls.from_config(dict(identifier.get("config") or {}))
     elif isinstance(identifier, str):
         key = identifier.lower()
         if key in ("accuracy", "acc"):
             return resolve_accuracy(loss, _shape(y_true), _shape(y_pred), name=identifier)
-        obj = ALL_OBJECTS_DICT.get(key)
+        obj = _CLASSES.get(identifier) or ALL_OBJECTS_DICT.get(key)
         if obj in _FUNCTION_CLASSES:
             return _FUNCTION_CLASSES[obj](name=identifier)
-        if inspect.isclass(obj):
+        if inspect.isclass(obj) and obj is not MeanMetricWrapper:
             return obj(name=identifier)
-        if key in _LOSS_FUNCTIONS:
-            return MeanMetricWrapper(_LOSS_FUNCTIONS[key], name=identifier)
     elif inspect.isclass(identifier) and issubclass(identifier, Metric):
         return identifier()
     elif isinstance(identifier, losses_module.Loss):

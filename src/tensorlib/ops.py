@@ -3,6 +3,8 @@
 Gradients are returned in the broadcast shape; the engine reduces them to each input's
 shape. Inputs that are plain scalars or arrays are constants and get no gradient.
 """
+import builtins
+
 import numpy as np
 
 from .autograd import Function
@@ -302,13 +304,13 @@ def normalize_axis(op, axis, ndim):
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
-    if not isinstance(axes, (tuple, list)) or not all(
+    if not isinstance(axes, (tuple, list)) or not builtins.all(
             isinstance(ax, (int, np.integer)) and not isinstance(ax, (bool, np.bool_))
             for ax in axes):
         raise TypeError(f"{op}: axis must be None, an int or a tuple of ints. "
                         f"Received: axis={axis!r}")
     if ndim == 0:      # a 0-d tensor has one axis-free element: axis 0 / -1 reduce nothing
-        if any(ax not in (0, -1) for ax in axes):
+        if builtins.any(ax not in (0, -1) for ax in axes):
             raise ValueError(f"{op}: axis {axes} is out of bounds for a 0-d tensor. "
                              f"Received: axis={axis!r}")
         return ()

@@ -2,12 +2,18 @@
 
 ``L1(l1)``: ``l1 * sum(|x|)``; ``L2(l2)``: ``l2 * sum(x**2)``; ``L1L2(l1, l2)``: both
 (Keras 3's names, defaults and formulas; the functions ``l1``, ``l2``, ``l1_l2`` make the
-same objects). A layer's ``kernel_regularizer`` / ``bias_regularizer`` (or
+same objects); ``OrthogonalRegularizer(factor=0.01, mode="rows")``: ``factor`` times half
+the mean of ``|u_i . u_j|`` over the pairs of L2-normalized rows (or columns) of a 2-D
+weight. A layer's ``kernel_regularizer`` / ``bias_regularizer`` (or
 ``add_weight(regularizer=...)``) adds the penalty of that weight, its
 ``activity_regularizer`` the penalty of its output divided by the batch size, as Keras
 does; ``model.losses`` lists them and ``fit``/``evaluate`` add their sum to the loss.
 """
 import math
+
+import numpy as np
+
+from .tensor import Tensor, maximum
 
 MODULE = "keras.regularizers"
 
@@ -74,6 +80,36 @@ class L1L2(Regularizer):
         return {"l1": self.l1, "l2": self.l2}
 
 
+class OrthogonalRegularizer(Regularizer):
+    """Pushes the rows (``mode="rows"``) or columns of a rank-2 weight to be orthogonal:
+    ``factor * 0.5 * sum(|U U^T - diag|) / (n(n-1)/2)`` with ``U`` the L2-normalized rows
+    (norms below Keras's epsilon 1e-7 count as 1e-7)."""
+
+    def __init__(self, factor=0.01, mode="rows"):
+        self.factor = _factor("OrthogonalRegularizer", "factor", factor)
+        if mode not in ("rows", "columns"):
+            raise ValueError("OrthogonalRegularizer: invalid value for argument `mode`. "
+                             f'Expected one of {{"rows", "columns"}}. Received: mode={mode!r}')
+        self.mode = mode
+
+    def __call__(self, x):
+        if len(x.shape) != 2:
+            raise ValueError("Inputs to OrthogonalRegularizer must have rank 2. Received: "
+                             f"inputs.shape={tuple(x.shape)}")
+        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=float))
+        rows = self.mode == "rows"
+        norms = (x * x).sum(axis=1 if rows else 0, keepdims=True).sqrt()
+        u = x / maximum(norms, Tensor(np.asarray(1e-7, x.dtype)))
+        product = u @ u.T if rows else u.T @ u
+        size = x.shape[0 if rows else 1]
+        off_diagonal = 1.0 - np.eye(size, dtype=x.dtype)
+        pairs = np.asarray(size * (size - 1.0) / 2.0, x.dtype)
+        return (product * off_diagonal).abs().sum() * (self.factor * 0.5) / Tensor(pairs)
+
+    def get_config(self):
+        return {"factor": self.factor, "mode": self.mode}
+
+
 def l1(l1=0.01):  # noqa: E743 - Keras's names
     return L1(l1)
 
@@ -86,8 +122,10 @@ def l1_l2(l1=0.0, l2=0.0):  # noqa: E741
     return L1L2(l1, l2)
 
 
-ALL_OBJECTS = {"L1": L1, "L2": L2, "L1L2": L1L2}
-_NAMES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2}
+ALL_OBJECTS = {"L1": L1, "L2": L2, "L1L2": L1L2, "OrthogonalRegularizer": OrthogonalRegularizer}
+_NAMES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2,
+          "OrthogonalRegularizer": OrthogonalRegularizer,
+          "orthogonal_regularizer": OrthogonalRegularizer}
 
 
 def serialize(regularizer):
@@ -95,8 +133,8 @@ def serialize(regularizer):
     if regularizer is None:
         return None
     if type(regularizer) not in ALL_OBJECTS.values():
-        raise ValueError(f"serialize: only the built-in regularizers L1, L2 and L1L2 can be "
-                         f"serialized. Received: {regularizer!r}")
+        raise ValueError(f"serialize: only the built-in regularizers {sorted(ALL_OBJECTS)} "
+                         f"can be serialized. Received: {regularizer!r}")
     return {"module": MODULE, "class_name": type(regularizer).__name__,
             "config": regularizer.get_config(), "registered_name": None}
 
@@ -124,5 +162,5 @@ def get(identifier):
                      f"Received: regularizer={identifier!r}")
 
 
-__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "serialize",
-           "deserialize", "get"]
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2",
+           "serialize", "deserialize", "get"]

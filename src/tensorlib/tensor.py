@@ -5,16 +5,31 @@ Arithmetic and every differentiable method build a ``Function`` (``ops``/``ops_s
 keeps its dtype, Python data becomes float32; mixed operands are promoted the NumPy way
 (float32 with float64 gives float64, Python scalars do not promote).
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
+
 import numpy as np
 
 from . import ops, ops_shape
 from .autograd import register_tensor_class, run_backward
 from .random import get_generator
 
+if TYPE_CHECKING:    # names for the annotations only (PEP 563: never evaluated at run time)
+    from numpy.typing import ArrayLike, DTypeLike
+
+    from .autograd import Function
+    from .random import Generator
+
+    Operand = Union["Tensor", ArrayLike]           # what arithmetic and the ops accept
+    ShapeArg = Union[int, Sequence[int]]           # zeros(2, 3) or zeros((2, 3))
+    Axis = Union[int, tuple[int, ...], None]
+    DTypeArg = Optional[DTypeLike]                 # None: the function's default dtype
+
 float32, float64, int32, int64, bool_ = np.float32, np.float64, np.int32, np.int64, np.bool_
 
 
-def _shape_arg(shape):
+def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])
     return tuple(shape)
@@ -60,14 +75,14 @@ class Tensor:
     __array_priority__ = 1000
     _softmax_of = None          # (input, axis) when made by softmax (see Tensor.softmax)
 
-    def __init__(self, data, requires_grad=False):
-        self.data = data if isinstance(data, np.ndarray) else np.asarray(data)
+    def __init__(self, data: ArrayLike, requires_grad: bool = False) -> None:
+        self.data: np.ndarray = data if isinstance(data, np.ndarray) else np.asarray(data)
         if self.data.dtype.kind not in "biufc":
             raise TypeError("Tensor: data must be numeric (bool, integer, float or complex). "
                             f"Received: dtype={self.data.dtype}")
-        self.grad = None
-        self._ctx = None
-        self.requires_grad = False
+        self.grad: Optional[Tensor] = None
+        self._ctx: Optional[Function] = None
+        self.requires_grad: bool = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -79,54 +94,54 @@ class Tensor:
     T = property(lambda self: self.transpose())
     is_leaf = property(lambda self: self._ctx is None)
 
-    def requires_grad_(self, flag=True):
+    def requires_grad_(self, flag: bool = True) -> Tensor:
         if flag and self.data.dtype.kind != "f":
             raise ValueError("Only floating-point tensors can require gradients. "
                              f"Received: dtype={self.data.dtype}")
         self.requires_grad = bool(flag)
         return self
 
-    def numpy(self):
+    def numpy(self) -> np.ndarray:
         return self.data
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: DTypeArg = None, copy: Optional[bool] = None) -> np.ndarray:
         arr = self.data if dtype is None else self.data.astype(dtype, copy=False)
         return arr.copy() if copy and arr is self.data else arr
 
-    def item(self):
+    def item(self) -> Any:
         if self.data.size != 1:
             raise ValueError("item() needs a tensor with exactly one element. "
                              f"Received: shape {self.shape}")
         return self.data.item()
 
-    def tolist(self):
+    def tolist(self) -> Any:
         return self.data.tolist()
 
-    def detach(self):
+    def detach(self) -> Tensor:
         return Tensor(self.data)
 
-    def astype(self, dtype):
+    def astype(self, dtype: DTypeLike) -> Tensor:
         """A copy converted to ``dtype``. Only a float result stays in the graph: casting
         to an integer or bool type cuts it (as in PyTorch), so no gradient flows back."""
         if dtype is None:
             raise TypeError("astype: not a data type. Received: dtype=None")
         dtype = _dtype_arg("astype", dtype)
-        if dtype.kind != "f":
+        if dtype.kind != "f":  # type: ignore[union-attr]  # _dtype_arg gave an np.dtype
             return Tensor(self.data.astype(dtype))
         return ops.Cast.apply(self, dtype=dtype)
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         if self.data.size != 1:
             raise ValueError("The truth value of a tensor with more than one element is "
                              f"ambiguous. Received: shape {self.shape}")
         return bool(self.data.reshape(()))
 
-    def __len__(self):
+    def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extras = ""
         if self.dtype != np.float32:
@@ -136,7 +151,7 @@ class Tensor:
         return f"tensor({body}{extras})"
 
     # ------------------------------------------------------------ autograd
-    def backward(self, grad=None, retain_graph=False):
+    def backward(self, grad: Optional[Operand] = None, retain_graph: bool = False) -> None:
         if not self.requires_grad:
             raise RuntimeError("backward() called on a tensor that does not require grad "
                                "(requires_grad=False and no grad_fn).")
@@ -165,78 +180,93 @@ class Tensor:
         else:
             self.grad.data = self.grad.data + g
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self.grad = None
 
     # ------------------------------------------------------------ arithmetic
-    def __add__(self, o): return ops.Add.apply(self, _operand(o))
-    def __radd__(self, o): return ops.Add.apply(_operand(o), self)
-    def __sub__(self, o): return ops.Sub.apply(self, _operand(o))
-    def __rsub__(self, o): return ops.Sub.apply(_operand(o), self)
-    def __mul__(self, o): return ops.Mul.apply(self, _operand(o))
-    def __rmul__(self, o): return ops.Mul.apply(_operand(o), self)
-    def __truediv__(self, o): return ops.Div.apply(self, _operand(o))
-    def __rtruediv__(self, o): return ops.Div.apply(_operand(o), self)
-    def __pow__(self, o): return ops.Pow.apply(self, _operand(o))
-    def __rpow__(self, o): return ops.Pow.apply(_operand(o), self)
-    def __matmul__(self, o): return ops.MatMul.apply(self, _as_tensor(o))
-    def __rmatmul__(self, o): return ops.MatMul.apply(_as_tensor(o), self)
-    def __neg__(self): return ops.Neg.apply(self)
-    def __pos__(self): return self
+    def __add__(self, o: Operand) -> Tensor: return ops.Add.apply(self, _operand(o))
+    def __radd__(self, o: Operand) -> Tensor: return ops.Add.apply(_operand(o), self)
+    def __sub__(self, o: Operand) -> Tensor: return ops.Sub.apply(self, _operand(o))
+    def __rsub__(self, o: Operand) -> Tensor: return ops.Sub.apply(_operand(o), self)
+    def __mul__(self, o: Operand) -> Tensor: return ops.Mul.apply(self, _operand(o))
+    def __rmul__(self, o: Operand) -> Tensor: return ops.Mul.apply(_operand(o), self)
+    def __truediv__(self, o: Operand) -> Tensor: return ops.Div.apply(self, _operand(o))
+    def __rtruediv__(self, o: Operand) -> Tensor: return ops.Div.apply(_operand(o), self)
+    def __pow__(self, o: Operand) -> Tensor: return ops.Pow.apply(self, _operand(o))
+    def __rpow__(self, o: Operand) -> Tensor: return ops.Pow.apply(_operand(o), self)
+    def __matmul__(self, o: Operand) -> Tensor: return ops.MatMul.apply(self, _as_tensor(o))
+    def __rmatmul__(self, o: Operand) -> Tensor: return ops.MatMul.apply(_as_tensor(o), self)
+    def __neg__(self) -> Tensor: return ops.Neg.apply(self)
+    def __pos__(self) -> Tensor: return self
 
-    def __lt__(self, o): return _compare("lt", np.less, self, o)
-    def __le__(self, o): return _compare("le", np.less_equal, self, o)
-    def __gt__(self, o): return _compare("gt", np.greater, self, o)
-    def __ge__(self, o): return _compare("ge", np.greater_equal, self, o)
+    def __lt__(self, o: Operand) -> Tensor: return _compare("lt", np.less, self, o)
+    def __le__(self, o: Operand) -> Tensor: return _compare("le", np.less_equal, self, o)
+    def __gt__(self, o: Operand) -> Tensor: return _compare("gt", np.greater, self, o)
+    def __ge__(self, o: Operand) -> Tensor: return _compare("ge", np.greater_equal, self, o)
+
+    # ``==`` and ``!=`` compare elementwise, as in Keras and PyTorch (a Tensor is still
+    # hashed by identity: it can key dicts and sets).
+    def __eq__(self, o: object) -> Tensor:  # type: ignore[override]
+        if o is None or isinstance(o, (str, bytes)):
+            return NotImplemented       # Python's identity answer (False), as NumPy's
+        return _compare("eq", np.equal, self, o)
+
+    def __ne__(self, o: object) -> Tensor:  # type: ignore[override]
+        if o is None or isinstance(o, (str, bytes)):
+            return NotImplemented
+        return _compare("ne", np.not_equal, self, o)
+
+    __hash__ = object.__hash__
 
     # ------------------------------------------------------------ elementwise
-    def exp(self): return ops.Exp.apply(self)
-    def log(self): return ops.Log.apply(self)
-    def sqrt(self): return ops.Sqrt.apply(self)
-    def abs(self): return ops.Abs.apply(self)
-    def relu(self): return ops.ReLU.apply(self)
-    def sigmoid(self): return ops.Sigmoid.apply(self)
-    def tanh(self): return ops.Tanh.apply(self)
-    def clip(self, min=None, max=None):  # noqa: A002
+    def exp(self) -> Tensor: return ops.Exp.apply(self)
+    def log(self) -> Tensor: return ops.Log.apply(self)
+    def sqrt(self) -> Tensor: return ops.Sqrt.apply(self)
+    def abs(self) -> Tensor: return ops.Abs.apply(self)
+    def relu(self) -> Tensor: return ops.ReLU.apply(self)
+    def sigmoid(self) -> Tensor: return ops.Sigmoid.apply(self)
+    def tanh(self) -> Tensor: return ops.Tanh.apply(self)
+    def clip(self, min: Optional[float] = None,  # noqa: A002
+             max: Optional[float] = None) -> Tensor:
         for name, v in (("min", min), ("max", max)):
             if v is not None and not isinstance(v, (int, float, np.integer, np.floating)):
                 raise TypeError(f"clip: {name} must be a number or None. Received: "
                                 f"{name}={_short_repr(v)}")
         return ops.Clip.apply(self, lo=min, hi=max)
-    def softmax(self, axis=-1):
+    def softmax(self, axis: int = -1) -> Tensor:
         out = ops.Softmax.apply(self, axis=axis)
         # What a cross-entropy on `out` may use instead (Keras's `_keras_logits`): the
         # softmax's input and axis, so the loss runs the fused log-softmax kernel on it.
         out._softmax_of = (self, axis)
         return out
-    def log_softmax(self, axis=-1): return ops.LogSoftmax.apply(self, axis=axis)
+    def log_softmax(self, axis: int = -1) -> Tensor: return ops.LogSoftmax.apply(self, axis=axis)
 
     # ------------------------------------------------------------ reductions
-    def sum(self, axis=None, keepdims=False):
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis=None, keepdims=False):
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
 
-    def max(self, axis=None, keepdims=False):
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return ops.Max.apply(self, axis=axis, keepdims=keepdims)
 
     # ------------------------------------------------------------ shape
-    def reshape(self, *shape):
+    def reshape(self, *shape: ShapeArg) -> Tensor:
         shape = _new_shape("reshape", _shape_arg(shape), allow_minus_one=True)
         return ops_shape.Reshape.apply(self, shape=shape)
 
-    def transpose(self, *axes):
+    def transpose(self, *axes: ShapeArg) -> Tensor:
         axes = _shape_arg(axes) or tuple(reversed(range(self.ndim)))
-        return self.permute(axes)
+        return self.permute(axes)  # type: ignore[arg-type]  # a tuple of ints by now
 
-    def permute(self, *dims):
+    def permute(self, *dims: ShapeArg) -> Tensor:
         axes = _shape_arg(dims)
         if not all(_is_int(a) for a in axes):
             raise TypeError(f"permute: axes must be integers. Received: axes={axes!r}")
         return ops_shape.Permute.apply(self, axes=axes)
 
-    def flatten(self, start_dim=0, end_dim=-1):
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         if self.ndim == 0:
             return self.reshape(1)
         for name, d in (("start_dim", start_dim), ("end_dim", end_dim)):
@@ -249,7 +279,7 @@ class Tensor:
                              f"Received: start_dim={start_dim}, end_dim={end_dim}")
         return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Tensor:
         if isinstance(index, Tensor):
             index = index.data
         elif isinstance(index, tuple):
@@ -291,7 +321,7 @@ def _as_tensor(x):
 
 
 # ---------------------------------------------------------------- creation
-def tensor(data, dtype=None, requires_grad=False):
+def tensor(data: Any, dtype: DTypeArg = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data``.
 
     A float ndarray keeps its dtype; Python lists and scalars become float32 unless
@@ -338,19 +368,21 @@ def _filled(op, fill, shape, dtype, requires_grad):
     return Tensor(arr, requires_grad=requires_grad)
 
 
-def zeros(*shape, dtype=None, requires_grad=False):
+def zeros(*shape: ShapeArg, dtype: DTypeArg = None, requires_grad: bool = False) -> Tensor:
     return _filled("zeros", 0, shape, dtype, requires_grad)
 
 
-def ones(*shape, dtype=None, requires_grad=False):
+def ones(*shape: ShapeArg, dtype: DTypeArg = None, requires_grad: bool = False) -> Tensor:
     return _filled("ones", 1, shape, dtype, requires_grad)
 
 
-def full(shape, fill_value, dtype=None, requires_grad=False):
+def full(shape: ShapeArg, fill_value: Union[complex, np.generic], dtype: DTypeArg = None,
+         requires_grad: bool = False) -> Tensor:
     return _filled("full", fill_value, (shape,), dtype, requires_grad)
 
 
-def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
+def arange(start: float, stop: Optional[float] = None, step: float = 1,
+           dtype: DTypeArg = None, requires_grad: bool = False) -> Tensor:
     for name, v in (("start", start), ("stop", stop), ("step", step)):
         if v is None and name == "stop":
             continue
@@ -379,29 +411,33 @@ def _random(op, draw, shape, dtype, generator, requires_grad):
     return Tensor(arr, requires_grad=requires_grad)
 
 
-def randn(*shape, dtype=None, generator=None, requires_grad=False):
+def randn(*shape: ShapeArg, dtype: DTypeArg = None, generator: Optional[Generator] = None,
+          requires_grad: bool = False) -> Tensor:
     return _random("randn", "normal", shape, dtype, generator, requires_grad)
 
 
-def rand(*shape, dtype=None, generator=None, requires_grad=False):
+def rand(*shape: ShapeArg, dtype: DTypeArg = None, generator: Optional[Generator] = None,
+         requires_grad: bool = False) -> Tensor:
     return _random("rand", "uniform", shape, dtype, generator, requires_grad)
 
 
 # ---------------------------------------------------------------- function forms
-def exp(t): return _as_tensor(t).exp()
-def log(t): return _as_tensor(t).log()
-def sqrt(t): return _as_tensor(t).sqrt()
-def abs(t): return _as_tensor(t).abs()  # noqa: A001
-def relu(t): return _as_tensor(t).relu()
-def sigmoid(t): return _as_tensor(t).sigmoid()
-def tanh(t): return _as_tensor(t).tanh()
-def clip(t, min=None, max=None): return _as_tensor(t).clip(min, max)  # noqa: A002
-def softmax(t, axis=-1): return _as_tensor(t).softmax(axis)
-def log_softmax(t, axis=-1): return _as_tensor(t).log_softmax(axis)
-def matmul(a, b): return _as_tensor(a) @ b
+def exp(t: Operand) -> Tensor: return _as_tensor(t).exp()
+def log(t: Operand) -> Tensor: return _as_tensor(t).log()
+def sqrt(t: Operand) -> Tensor: return _as_tensor(t).sqrt()
+def abs(t: Operand) -> Tensor: return _as_tensor(t).abs()  # noqa: A001
+def relu(t: Operand) -> Tensor: return _as_tensor(t).relu()
+def sigmoid(t: Operand) -> Tensor: return _as_tensor(t).sigmoid()
+def tanh(t: Operand) -> Tensor: return _as_tensor(t).tanh()
+def clip(t: Operand, min: Optional[float] = None,  # noqa: A002
+         max: Optional[float] = None) -> Tensor:
+    return _as_tensor(t).clip(min, max)
+def softmax(t: Operand, axis: int = -1) -> Tensor: return _as_tensor(t).softmax(axis)
+def log_softmax(t: Operand, axis: int = -1) -> Tensor: return _as_tensor(t).log_softmax(axis)
+def matmul(a: Operand, b: Operand) -> Tensor: return _as_tensor(a) @ b
 
 
-def maximum(a, b):
+def maximum(a: Operand, b: Operand) -> Tensor:
     return ops.Maximum.apply(_operand(a), _operand(b))
 
 
@@ -422,16 +458,16 @@ def _join_args(op, tensors, axis, extra):
     return tensors, int(axis) % ndim
 
 
-def concatenate(tensors, axis=0):
+def concatenate(tensors: Sequence[Operand], axis: int = 0) -> Tensor:
     tensors, axis = _join_args("concatenate", tensors, axis, 0)
     return ops_shape.Concatenate.apply(*tensors, axis=axis)
 
 
-def stack(tensors, axis=0):
+def stack(tensors: Sequence[Operand], axis: int = 0) -> Tensor:
     tensors, axis = _join_args("stack", tensors, axis, 1)
     return ops_shape.Stack.apply(*tensors, axis=axis)
 
 
-def where(cond, a, b):
+def where(cond: Operand, a: Operand, b: Operand) -> Tensor:
     return ops_shape.Where.apply(_operand(a), _operand(b), cond=np.asarray(_raw(cond), bool))
 

@@ -3,8 +3,9 @@
 Not a test (the test suite must not need Keras): a maintenance tool. Each script is copied
 to a temporary directory with its tensorlib imports turned back into Keras imports
 (``import tensorlib as keras`` -> ``import keras``, ``from tensorlib import`` ->
-``from keras import``) and run with the interpreter of a venv that has Keras 3 and a
-backend, by default ``/work/peers/bin/python`` with ``KERAS_BACKEND=torch``:
+``from keras import``, ``from tensorlib.x import`` -> ``from keras.x import``) and run
+with the interpreter of a venv that has Keras 3 and a backend, by default
+``/work/peers/bin/python`` with ``KERAS_BACKEND=torch``:
 
     python tests/keras_corpus/check_with_keras.py [--python PATH] [script.py ...]
 """
@@ -19,7 +20,8 @@ import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 IMPORTS = [(re.compile(r"^import tensorlib as keras$", re.M), "import keras"),
-           (re.compile(r"^from tensorlib import ", re.M), "from keras import ")]
+           (re.compile(r"^from tensorlib import ", re.M), "from keras import "),
+           (re.compile(r"^from tensorlib\.", re.M), "from keras.")]
 
 
 def to_keras(source):

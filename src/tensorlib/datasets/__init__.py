@@ -1,4 +1,5 @@
-"""Keras-compatible datasets: ``mnist.load_data()`` and ``fashion_mnist.load_data()``.
+"""Keras-compatible datasets: ``mnist``, ``fashion_mnist``, ``cifar10``, ``cifar100``,
+``imdb``, ``reuters`` and ``boston_housing``, each with ``load_data()``.
 
 Files are cached in ``$TENSORLIB_HOME/datasets`` (default ``~/.tensorlib/datasets``),
 looked up in system dataset directories (``/usr/share/datasets/...``), and otherwise
@@ -6,7 +7,7 @@ downloaded from Keras's mirror (``_download.BASE_URL``; override with
 ``$TENSORLIB_DATASETS_URL``) with
 sha256 verification and atomic writes.
 """
-from . import fashion_mnist, mnist
+from . import boston_housing, cifar10, cifar100, fashion_mnist, imdb, mnist, reuters
 from ._download import (
     DatasetError,
     DatasetIntegrityError,
@@ -15,6 +16,7 @@ from ._download import (
 )
 
 __all__ = [
-    "mnist", "fashion_mnist", "cache_dir",
+    "mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters", "boston_housing",
+    "cache_dir",
     "DatasetError", "DatasetIntegrityError", "DatasetUnavailableError",
 ]

@@ -18,13 +18,9 @@ Guarantees:
 """
 import gzip
 import hashlib
-import http.client
 import os
-import socket
 import struct
 import tempfile
-import urllib.error
-import urllib.request
 import zlib
 
 import numpy as np
@@ -94,17 +90,27 @@ def _as_hashes(expected):
     return tuple(h.lower() for h in expected)
 
 
+def _matches(hashes, sha256, md5):
+    """Keras pins some files by md5 (32 hex digits) instead of sha256 (64)."""
+    return any(h == (md5 if len(h) == 32 else sha256) for h in hashes)
+
+
 def verify_cached(path, expected):
-    """Return ``None`` if ``path`` matches one of the ``expected`` sha256 values
-    (or if no hash is known), else the sha256 actually found."""
+    """Return ``None`` if ``path`` matches one of the ``expected`` sha256 (or md5)
+    values (or if no hash is known), else the sha256 actually found."""
     hashes = _as_hashes(expected)
     if not hashes:
         return None
     digest = sha256_file(path)
-    return None if digest in hashes else digest
+    md5 = None
+    if any(len(h) == 32 for h in hashes):
+        with open(path, "rb") as f:
+            md5 = hashlib.md5(f.read(), usedforsecurity=False).hexdigest()
+    return None if _matches(hashes, digest, md5) else digest
 
 
 def _reason(exc):
+    import urllib.error
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
     if isinstance(exc, urllib.error.URLError):
@@ -120,6 +126,10 @@ def download(fname, dest_dir, expected=None, url=None, dest_name=None):
     obtained, :class:`DatasetIntegrityError` if the transfer was truncated or
     the checksum does not match. Nothing is left in ``dest_dir`` on failure.
     """
+    import http.client     # the network modules (ssl among them) load when first needed
+    import socket
+    import urllib.error
+    import urllib.request
     url = url or base_url() + fname
     final = os.path.join(dest_dir, dest_name or fname)
     hashes = _as_hashes(expected)
@@ -132,7 +142,7 @@ def download(fname, dest_dir, expected=None, url=None, dest_name=None):
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(final)}.", suffix=".part",
                                dir=dest_dir)
     try:
-        h = hashlib.sha256()
+        h, h_md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
         received = 0
         length = resp.headers.get("Content-Length")
         length = int(length) if length and length.strip().isdigit() else None
@@ -141,6 +151,7 @@ def download(fname, dest_dir, expected=None, url=None, dest_name=None):
                 for chunk in iter(lambda: resp.read(_CHUNK), b""):
                     out.write(chunk)
                     h.update(chunk)
+                    h_md5.update(chunk)
                     received += len(chunk)
             except (http.client.HTTPException, OSError) as e:
                 raise DatasetIntegrityError(
@@ -155,7 +166,7 @@ def download(fname, dest_dir, expected=None, url=None, dest_name=None):
                 f"written to {dest_dir}; call load_data() again to retry."
             )
         digest = h.hexdigest()
-        if hashes and digest not in hashes:
+        if hashes and not _matches(hashes, digest, h_md5.hexdigest()):
             raise DatasetIntegrityError(
                 f"Checksum mismatch for {fname} downloaded from {url}: expected sha256 "
                 f"{' or '.join(hashes)}, received sha256 {digest} ({received} bytes). "

@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 
-from .. import graph, initializers, regularizers
-from . import tracking
+from .. import config, constraints, graph, initializers, regularizers
+from . import mask_flow, tracking
 from ..backend._shapes import MAX_WINDOW, int_tuple
 from ..tensor import Tensor
 
@@ -34,12 +34,18 @@ class Layer:
     # (Keras's call convention: any inputs structure, output shapes found by running).
     _user_defined = _user_call = False
     _kind = "Layer"             # how messages name the object
+    # Keras's masks (layers/mask_flow.py): a layer that makes a mask (Embedding(mask_zero),
+    # Masking) sets ``_produces_mask``; one that passes masks on sets ``supports_masking``.
+    supports_masking = False
+    _produces_mask = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls._user_defined = not cls.__module__.startswith("tensorlib.")
         owner = next(k for k in cls.__mro__ if "call" in vars(k))
         cls._user_call = not owner.__module__.startswith("tensorlib.")
+        if cls._user_defined and "compute_mask" in vars(cls):
+            cls._produces_mask = True       # Keras calls an overridden compute_mask
 
     def __new__(cls, *args, **kwargs):
         obj = super().__new__(cls)
@@ -94,15 +100,14 @@ class Layer:
         """Keras 3's ``add_weight``: ``shape`` (default ``()``), ``initializer`` (a name,
         an Initializer or a callable ``(shape, dtype)``; default glorot_uniform),
         ``dtype`` (default the layer's); also positionally as ``(shape, initializer,
-        dtype)``; ``regularizer`` adds its penalty of the weight to ``losses``.
-        Constraints are not supported yet."""
+        dtype)``; ``regularizer`` adds its penalty of the weight to ``losses``;
+        ``constraint`` becomes the weight's ``constraint``, applied after each optimizer
+        update."""
         where = f"Layer {self.name!r} ({type(self).__name__}): add_weight()"
         shape, initializer, dtype = _weight_positionals(where, args, shape, initializer,
                                                         dtype)
-        if constraint is not None:
-            raise NotImplementedError(f"{where}: weight constraints are not supported by "
-                                      f"tensorlib. Received: constraint={constraint!r}")
         try:
+            constraint = constraints.get(constraint)
             regularizer = regularizers.get(regularizer)
         except ValueError as e:
             raise ValueError(f"{where}: {e}") from None
@@ -127,6 +132,7 @@ class Layer:
         var = Tensor(value.copy(), requires_grad=bool(trainable))
         var.name = f"{self.name}/{name}" if name else self.name
         var.trainable = bool(trainable)
+        var.constraint = constraint
         self._weights.append(var)
         if regularizer is not None:
             self.__dict__.setdefault("_weight_regularizers", []).append((var, regularizer))
@@ -223,6 +229,10 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the outputs (Keras's default: the input's mask)."""
+        return mask
+
     def call(self, x, training=False):
         raise NotImplementedError
 
@@ -253,6 +263,9 @@ class Layer:
             self._call_shape = tracking.batch_shapes(x, keep_batch=True)
         if training is None:
             training = tracking.enclosing_training()
+        mask = getattr(inputs, "_keras_mask", None)
+        if mask is not None or self._produces_mask:
+            return mask_flow.eager_call(self, x, mask, training, args, kwargs)
         return tracking.run_call(self, x, training, args, kwargs)
 
     def _build_on_call(self, x):
@@ -267,14 +280,21 @@ class Layer:
 
     def _run(self, inputs, training, args=(), kwargs=None):
         """``call`` on ready inputs (a model running its layers): ``training`` given when
-        ``call`` takes it, and the enclosing value for the calls made inside."""
+        ``call`` takes it, and the enclosing value for the calls made inside. A float input
+        of another dtype is cast to the layer's, as Keras does."""
+        if isinstance(inputs, Tensor) and inputs.dtype != self.dtype \
+                and inputs.dtype.kind == "f" and not getattr(self, "_is_op", False):
+            inputs = inputs.astype(self.dtype)
         return tracking.run_call(self, inputs, training, args, kwargs)
 
-    def _run_node(self, node, args, training):
+    def _run_node(self, node, args, training, mask=None):
         """Replay the recorded call ``node`` on ``args`` (graph.Graph.run); a flat list of
-        outputs when the node has several."""
+        outputs when the node has several. ``mask``: the input's mask, for a ``call`` that
+        takes one (mask_flow.run_graph)."""
         fixed = getattr(node, "call_kwargs", None) or {}
         kwargs = {k: v for k, v in fixed.items() if k != "training"}
+        if mask is not None and tracking.call_spec(type(self)).accepts("mask"):
+            kwargs.setdefault("mask", mask)
         call_args = getattr(node, "call_args", ())
         if getattr(node, "packed_call", False):     # symbolic tensors in several arguments
             args, more, given = args
@@ -289,7 +309,8 @@ class Layer:
         ``training`` keeps that value when the model runs (Keras's ``training=False`` on
         a frozen base model)."""
         if self._user_call:
-            return tracking.call_symbolic(self, inputs, args, training, kwargs)
+            return self._symbolic_mask(
+                inputs, tracking.call_symbolic(self, inputs, args, training, kwargs))
         if kwargs or args:
             raise TypeError(f"Layer {self.name!r}: unexpected arguments to __call__. "
                             f"Received: {sorted(kwargs) or list(args)}")
@@ -322,6 +343,19 @@ class Layer:
         node = graph.Node(self, inputs, outputs)
         if training is not None:
             node.call_kwargs = {"training": training}
+        return self._symbolic_mask(inputs, outputs)
+
+    def _symbolic_mask(self, inputs, outputs):
+        """Keras's ``_keras_mask`` on symbolic outputs: a (batch, timesteps) bool
+        placeholder when this layer makes a mask or passes its input's on (the values
+        come when the model runs, layers/mask_flow.py)."""
+        masked = any(getattr(t, "_keras_mask", None) is not None
+                     for t in graph.flatten(inputs))
+        if self._produces_mask or (masked and self.supports_masking):
+            for t in graph.flatten(outputs):
+                if isinstance(t, graph.SymbolicTensor) and t.ndim >= 2:
+                    t._keras_mask = graph.SymbolicTensor(t.shape[:2], np.bool_,
+                                                         name=f"{t.name}_mask")
         return outputs
 
     def check_input_shape(self, input_shape):
@@ -444,9 +478,10 @@ MAX_DIM = MAX_WINDOW     # the largest size, stride, dilation or pool size a lay
 
 
 def float_dtype(where, dtype):
-    """A layer's compute dtype: a floating-point NumPy dtype (float32 when ``None``)."""
+    """A layer's compute dtype: a floating-point NumPy dtype (``config.floatx()``, float32
+    unless set, when ``None``)."""
     try:
-        dt = np.dtype(dtype or "float32")
+        dt = np.dtype(dtype or config.floatx())
     except TypeError:
         raise TypeError(f"{where}: not a data type. Received: dtype={dtype!r}") from None
     if dt.kind != "f":

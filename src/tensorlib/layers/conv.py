@@ -14,9 +14,10 @@ class Conv2D(Activated):
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 **kwargs):
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         self._set_regularizers(kernel_regularizer, bias_regularizer, activity_regularizer)
+        self._set_constraints(kernel_constraint, bias_constraint)
         if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) \
                 or not 1 <= filters <= MAX_DIM:
             raise ValueError("Invalid value for argument `filters`. Expected a strictly "
@@ -37,9 +38,11 @@ class Conv2D(Activated):
         check_rank(self, input_shape, 4, "batch, height, width, channels")
         shape = self.kernel_size + (input_shape[-1], self.filters)
         self.kernel = self.add_weight(shape, self.kernel_initializer, name="kernel",
-                                      regularizer=self.kernel_regularizer)
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias",
-                                    regularizer=self.bias_regularizer) \
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) \
             if self.use_bias else None
 
     def compute_output_shape(self, input_shape):
@@ -76,7 +79,7 @@ class Conv2D(Activated):
                 "activation": self.activation_name, "use_bias": self.use_bias,
                 "kernel_initializer": _init_name(self.kernel_initializer),
                 "bias_initializer": _init_name(self.bias_initializer),
-                **self._regularizer_config()}
+                **self._regularizer_config(), **self._constraint_config()}
 
 
 class _Pooling2D(Layer):

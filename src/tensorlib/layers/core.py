@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .. import activations, regularizers, graph
+from .. import activations, constraints, regularizers, graph
 from ..functional import linear, linear_array
 from ..random import get_generator
 from ..tensor import Tensor
@@ -38,8 +38,12 @@ class InputLayer(Layer):
                 raise ValueError("Input: `batch_shape` needs a batch axis. Received: "
                                  f"batch_shape={batch_shape!r}")
             shape, batch_size = full[1:], full[0]
-        super().__init__(name=name, dtype=dtype, input_shape=shape, batch_size=batch_size,
+        int_dtype = _int_input_dtype(dtype)
+        super().__init__(name=name, dtype=None if int_dtype is not None else dtype,
+                         input_shape=shape, batch_size=batch_size,
                          **kwargs)
+        if int_dtype is not None:
+            self.dtype = int_dtype          # integer inputs (token ids for Embedding)
         self.built = True
         self.batch_shape = self.batch_input_shape
         self.output_shape = self.batch_shape
@@ -52,6 +56,15 @@ class InputLayer(Layer):
     def get_config(self):
         return {"shape": list(self.batch_input_shape[1:]), "name": self.name,
                 "dtype": self.dtype.name}
+
+
+def _int_input_dtype(dtype):
+    """An integer or bool dtype given to ``Input`` (Keras allows them), else None."""
+    try:
+        dt = np.dtype(dtype) if dtype is not None else None
+    except TypeError:
+        return None
+    return dt if dt is not None and dt.kind in "iub" else None
 
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,  # noqa: N802
@@ -86,6 +99,19 @@ class Activated(Layer):
         return {k: regularizers.serialize(getattr(self, k)) for k in (
             "kernel_regularizer", "bias_regularizer", "activity_regularizer")}
 
+    def _set_constraints(self, kernel_constraint, bias_constraint):
+        for key, value in (("kernel_constraint", kernel_constraint),
+                           ("bias_constraint", bias_constraint)):
+            try:
+                setattr(self, key, constraints.get(value))
+            except ValueError as e:
+                raise ValueError(f"Layer {type(self).__name__}: invalid `{key}` ({e}). "
+                                 f"Received: {key}={value!r}"[:400]) from None
+
+    def _constraint_config(self):
+        return {k: constraints.serialize(getattr(self, k)) for k in (
+            "kernel_constraint", "bias_constraint")}
+
     def _activity(self, y):
         """``y``, after adding its activity penalty (divided by the batch size, as Keras
         does) to the pass's losses."""
@@ -115,9 +141,10 @@ class Dense(Activated):
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 **kwargs):
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         self._set_regularizers(kernel_regularizer, bias_regularizer, activity_regularizer)
+        self._set_constraints(kernel_constraint, bias_constraint)
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) \
                 or not 1 <= units <= MAX_DIM:
             raise ValueError("Received an invalid value for `units`, expected a positive "
@@ -132,9 +159,11 @@ class Dense(Activated):
                              f"expected min_ndim=2 with a known last axis. Received: input "
                              f"with shape {tuple(input_shape)}")
         self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
-                                      name="kernel", regularizer=self.kernel_regularizer)
+                                      name="kernel", regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias",
-                                    regularizer=self.bias_regularizer) \
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) \
             if self.use_bias else None
 
     def compute_output_shape(self, input_shape):
@@ -171,7 +200,7 @@ class Dense(Activated):
                 "activation": self.activation_name, "use_bias": self.use_bias,
                 "kernel_initializer": _init_name(self.kernel_initializer),
                 "bias_initializer": _init_name(self.bias_initializer),
-                **self._regularizer_config()}
+                **self._regularizer_config(), **self._constraint_config()}
 
 
 def _init_name(init):

@@ -9,11 +9,20 @@ The output shape is found as for a user layer without ``compute_output_shape``
 (``tracking.probe_outputs``: two runs on small samples). Ops that cannot run on such data
 (wrong axes, mismatched shapes) fail here, when the model is built, with the op's own
 message.
+
+In a Keras 3 ``.keras`` file each op is a record of its own among the model's layers
+(``models/keras_op_records.py`` writes and reads them); the op's name follows Keras's
+(``keras.ops.abs`` makes "absolute").
 """
 from .. import graph
 from ..tensor import Tensor
 from . import tracking
 from .base import Layer, unique_name
+
+
+# Keras names an op after its class (``keras.ops.abs`` makes an ``Absolute`` op,
+# "absolute"); every other tensorlib op name is already its Keras op's name.
+_KERAS_NAMES = {"abs": "absolute"}
 
 
 class OpLayer(Layer):
@@ -23,7 +32,8 @@ class OpLayer(Layer):
     _takes_structure = True
 
     def __init__(self, fn, name=None):
-        super().__init__(name=name or unique_name(fn.__name__))
+        super().__init__(name=name or unique_name(_KERAS_NAMES.get(fn.__name__,
+                                                                     fn.__name__)))
         self.fn = fn
         self.built = True
 
@@ -33,15 +43,18 @@ class OpLayer(Layer):
 
     def get_config(self):
         raise NotImplementedError(
-            f"OpLayer.get_config: the op {self.fn.__name__!r} applied to symbolic tensors "
-            f"cannot be saved in a model config; wrap it in a Layer subclass with "
-            f"get_config. Received: op={self.fn.__name__!r}")
+            f"OpLayer.get_config: the op {self.fn.__name__!r} is not a layer; a model "
+            f"saves it as a Keras op record (models/keras_op_records.py), and a layer "
+            f"config cannot hold it. Received: op={self.fn.__name__!r}")
 
 
-def symbolic_call(fn, args, kwargs):
+def symbolic_call(fn, args, kwargs, name=None, layer=None):
     """Record ``fn(*args, **kwargs)``, whose arguments hold symbolic tensors, as a graph
-    node; returns the symbolic output (its shape from ``tracking.probe_outputs``)."""
-    layer = OpLayer(fn)
+    node; returns the symbolic output (its shape from ``tracking.probe_outputs``). The
+    node belongs to a new ``OpLayer`` (named ``name`` if given), or to ``layer``, an
+    ``OpLayer`` of ``fn`` called again (a Keras file may record several calls of one op)."""
+    if layer is None:
+        layer = OpLayer(fn, name=name)
     template, specs = tracking.probe_outputs(layer, lambda xs, **kw: fn(*xs, **kw),
                                              list(args), (), kwargs)
     if not isinstance(template, Tensor):

@@ -210,9 +210,14 @@ def call_symbolic(layer, inputs, args, training, kwargs):
     if defines_output_shape(type(layer)):
         outputs = _symbolic_like(layer.compute_output_shape(shapes), layer.dtype)
     else:
+        probe_kwargs = kwargs
+        mask = getattr(inputs, "_keras_mask", None)     # a call that takes the mask gets
+        if mask is not None and "mask" not in kwargs \
+                and call_spec(type(layer)).accepts("mask"):   # one while probing too
+            probe_kwargs = {**kwargs, "mask": mask}
         template, specs = probe_outputs(
             layer, lambda x, *a, **kw: run_call(layer, x, training or False, a, kw),
-            inputs, args, kwargs)
+            inputs, args, probe_kwargs)
         tensors = [graph.SymbolicTensor(s, d) for s, d in specs]
         outputs = tensors[0] if isinstance(template, Tensor) else \
             graph.pack_like(template, tensors)

@@ -71,8 +71,8 @@ def per_output_metrics(metrics, names, check):
         _check_keys("metrics", metrics, names)
         return [check(_as_id_list(metrics.get(name))) for name in names]
     if not isinstance(metrics, (list, tuple)):
-        raise ValueError("Expected `metrics` argument to be a list, tuple or dict. Received: "
-                         f"metrics={metrics!r}")
+        raise ValueError("Expected `metrics` argument to be a list, tuple, or dict. "
+                         f"Received instead: metrics={metrics} of type {type(metrics)}")
     if n == 1:
         if len(metrics) == 1 and isinstance(metrics[0], (list, tuple)):
             return [check(list(metrics[0]))]

@@ -8,6 +8,7 @@ keyed by input/output name).
 """
 from .. import graph
 from ..autograd import is_grad_enabled
+from ..layers import mask_flow
 from ..layers.base import unique_name
 from ..tensor import Tensor
 from . import compile_utils, keras_order
@@ -66,6 +67,8 @@ class Functional(Model):
         self._output_names = _names(outputs, flat_out, "output")
         self.built = True
         self._build_input_shape = [t.shape for t in flat_in]
+        # a layer makes masks: runs pass them on (layers/mask_flow.py), without plans
+        self._masked = mask_flow.makes_masks(node.layer for node in self._graph.nodes)
 
     # ------------------------------------------------------------ structure
     @property
@@ -143,17 +146,22 @@ class Functional(Model):
             values = compile_utils.standardize("inputs", inputs, self._input_names, "input")
         else:
             values = graph.flatten(inputs)
-        outs = self._graph.run(values, training)
+        outs = self._run_graph(values, training)
         return outs[0] if len(outs) == 1 else outs
 
+    def _run_graph(self, values, training):
+        if self._masked:
+            return mask_flow.run_graph(self._graph, values, training)
+        return self._graph.run(values, training)
+
     def _forward(self, xs, training):
-        if not training and not is_grad_enabled():
+        if not training and not is_grad_enabled() and not self._masked:
             key = tuple((x.shape[1:], x.dtype) for x in xs)
             plans = self.__dict__.setdefault("_plans", {})
             if key not in plans:
                 plans[key] = graph.InferencePlan(self._graph, xs, Tensor)
             return [Tensor(a) for a in plans[key].run([x.data for x in xs])]
-        return self._graph.run(xs, training)
+        return self._run_graph(xs, training)
 
     def _pack_outputs(self, values):
         return compile_utils.pack(self._outputs_struct, values, self._output_names)

@@ -85,7 +85,7 @@ def compile_from_keras(model, cc):
         loss = _plain(loss, "loss")
         metrics = [metrics_mod.get(_plain(m, "metric")) if isinstance(m, dict) else m
                    for m in metrics or []]
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics or None)
     except ConfigError:
         raise
     except Exception as e:  # noqa: BLE001 - unknown names, bad configs

@@ -23,6 +23,7 @@ from .sequential import Sequential
 
 _UNUSED_CONSTRAINTS = {"kernel_constraint": (None,), "bias_constraint": (None,)}
 _REGULARIZERS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
+_CONSTRAINTS = ("kernel_constraint", "bias_constraint")     # Dense, Conv2D apply them
 _CHANNELS_LAST = ("channels_last", None)
 
 
@@ -43,12 +44,12 @@ _CONV_ARGS = ("kernel_size", "strides", "padding", "data_format", "dilation_rate
 _POOL = LayerSpec(("pool_size", "strides", "padding", "data_format"))
 KERAS_LAYERS = {
     "Dense": LayerSpec(("units", "activation", "use_bias", "kernel_initializer",
-                        "bias_initializer") + _REGULARIZERS,
-                       {**_UNUSED_CONSTRAINTS, "quantization_config": (None,),
+                        "bias_initializer") + _REGULARIZERS + _CONSTRAINTS,
+                       {"quantization_config": (None,),
                         "lora_rank": (None,)},
                        ("lora_alpha",), ("activity_regularizer", "lora_rank")),
-    "Conv2D": LayerSpec(("filters",) + _CONV_ARGS,
-                        {"groups": (1,), **_UNUSED_CONSTRAINTS, "lora_rank": (None,)},
+    "Conv2D": LayerSpec(("filters",) + _CONV_ARGS + _CONSTRAINTS,
+                        {"groups": (1,), "lora_rank": (None,)},
                         ("lora_alpha",), ("lora_rank",)),
     "MaxPooling2D": _POOL,
     "AveragePooling2D": _POOL,
@@ -75,6 +76,90 @@ _COMMON = ("name", "trainable", "dtype")
 # Keras writes no build_config for these
 _BUILT_AT_INIT = {"MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
                   "GlobalMaxPooling2D", "Softmax", "Dropout", "Activation", "Reshape"}
+# the convolution family beyond Conv2D (layers/conv1d.py, conv_transpose.py, depthwise.py)
+_DEPTHWISE_ARGS = ("depth_multiplier", "kernel_size", "strides", "padding", "data_format",
+                   "dilation_rate", "activation", "use_bias", "depthwise_initializer",
+                   "bias_initializer", "depthwise_regularizer", "bias_regularizer",
+                   "activity_regularizer")
+_DEPTHWISE_FIXED = {"depthwise_constraint": (None,), "bias_constraint": (None,)}
+KERAS_LAYERS.update({
+    "Conv1D": LayerSpec(("filters",) + _CONV_ARGS,
+                        {"groups": (1,), **_UNUSED_CONSTRAINTS, "lora_rank": (None,)},
+                        ("lora_alpha",), ("lora_rank",)),
+    "MaxPooling1D": _POOL,
+    "AveragePooling1D": _POOL,
+    "GlobalAveragePooling1D": LayerSpec(("data_format", "keepdims")),
+    "GlobalMaxPooling1D": LayerSpec(("data_format", "keepdims")),
+    "Conv2DTranspose": LayerSpec(("filters", "output_padding") + _CONV_ARGS,
+                                 _UNUSED_CONSTRAINTS),
+    "DepthwiseConv2D": LayerSpec(_DEPTHWISE_ARGS, _DEPTHWISE_FIXED),
+    "SeparableConv2D": LayerSpec(
+        ("filters", "pointwise_initializer", "pointwise_regularizer") + _DEPTHWISE_ARGS,
+        {**_DEPTHWISE_FIXED, "pointwise_constraint": (None,)}),
+})
+_BUILT_AT_INIT |= {"MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D",
+                   "GlobalMaxPooling1D"}
+# the image augmentation layers (layers/augmentation.py)
+_AFFINE_AUG = ("fill_mode", "interpolation", "seed", "fill_value")
+_NO_BOXES = {"bounding_box_format": (None,)}
+KERAS_LAYERS.update({
+    "RandomFlip": LayerSpec(("data_format", "seed", "mode"), _NO_BOXES,
+                            unwritten=("bounding_box_format",)),
+    "RandomRotation": LayerSpec(("data_format", "factor") + _AFFINE_AUG, _NO_BOXES,
+                                unwritten=("bounding_box_format",)),
+    "RandomZoom": LayerSpec(("data_format", "height_factor", "width_factor") + _AFFINE_AUG,
+                            _NO_BOXES, unwritten=("bounding_box_format",)),
+    "RandomTranslation": LayerSpec(("data_format", "height_factor", "width_factor")
+                                   + _AFFINE_AUG, _NO_BOXES,
+                                   unwritten=("bounding_box_format",)),
+    "RandomContrast": LayerSpec(("data_format", "factor", "value_range", "seed"), _NO_BOXES,
+                                unwritten=("bounding_box_format",)),
+})
+# activation, reshaping, noise and normalisation layers (layers/activation_layers.py,
+# reshaping.py, noise.py, layer_normalization.py, preprocessing.py)
+KERAS_LAYERS.update({
+    "ReLU": LayerSpec(("max_value", "negative_slope", "threshold")),
+    "LeakyReLU": LayerSpec(("negative_slope",)),
+    "ELU": LayerSpec(("alpha",)),
+    "PReLU": LayerSpec(("alpha_initializer", "alpha_regularizer", "alpha_constraint",
+                        "shared_axes")),
+    "ZeroPadding2D": LayerSpec(("padding", "data_format")),
+    "Cropping2D": LayerSpec(("cropping", "data_format")),
+    "UpSampling2D": LayerSpec(("size", "data_format", "interpolation")),
+    "Permute": LayerSpec(("dims",)),
+    "RepeatVector": LayerSpec(("n",)),
+    "GaussianNoise": LayerSpec(("stddev", "seed")),
+    # Keras's SpatialDropout2D takes no `trainable` (its record has none)
+    "SpatialDropout2D": LayerSpec(("rate", "seed", "data_format"), unwritten=("trainable",)),
+    "LayerNormalization": LayerSpec(
+        ("axis", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
+         "beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"),
+        {"rms_scaling": (False,)}),
+    "Rescaling": LayerSpec(("scale", "offset")),
+    "Normalization": LayerSpec(("axis", "mean", "variance", "invert")),
+})
+_BUILT_AT_INIT |= {"ReLU", "LeakyReLU", "ELU", "GaussianNoise", "SpatialDropout2D"}
+# the embedding, masking and recurrent layers (layers/embedding.py, masking.py,
+# recurrent.py); Bidirectional's wrapped layers are records of their own (_arg_value)
+_RNN_ARGS = ("units", "activation", "use_bias", "kernel_initializer",
+             "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+             "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
+             "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout",
+             "recurrent_dropout", "return_sequences", "return_state", "go_backwards",
+             "stateful", "unroll", "zero_output_for_mask", "seed")
+KERAS_LAYERS.update({
+    "Embedding": LayerSpec(("input_dim", "output_dim", "embeddings_initializer",
+                            "embeddings_regularizer", "activity_regularizer",
+                            "embeddings_constraint", "mask_zero"),
+                           {"quantization_config": (None,), "lora_rank": (None,)},
+                           ("lora_alpha",), ("lora_rank",)),
+    "Masking": LayerSpec(("mask_value",)),
+    "SimpleRNN": LayerSpec(_RNN_ARGS),
+    "LSTM": LayerSpec(_RNN_ARGS + ("recurrent_activation", "unit_forget_bias")),
+    "GRU": LayerSpec(_RNN_ARGS + ("recurrent_activation", "reset_after")),
+    "Bidirectional": LayerSpec(("merge_mode", "layer", "backward_layer")),
+})
+_BUILT_AT_INIT |= {"Masking"}
 _INITIALIZERS = {"Zeros": "zeros", "Ones": "ones", "GlorotUniform": "glorot_uniform",
                  "GlorotNormal": "glorot_normal", "HeUniform": "he_uniform",
                  "HeNormal": "he_normal", "LecunNormal": "lecun_normal"}
@@ -115,6 +200,11 @@ def layer_to_keras(layer, input_shape):
             config[key] = "channels_last"
     config.update({key: allowed[0] for key, allowed in spec.fixed.items()
                    if key not in spec.unwritten})
+    for key in spec.unwritten.intersection(_COMMON):
+        del config[key]
+    if cls == "Bidirectional":         # the wrapped layers as Keras records
+        config["layer"] = layer_to_keras(layer.forward_layer, input_shape)
+        config["backward_layer"] = layer_to_keras(layer.backward_layer, input_shape)
     if cls == "BatchNormalization":
         g, b, mm, mv = layer.inits
         config.update(gamma_initializer=g, beta_initializer=b, moving_mean_initializer=mm,
@@ -275,6 +365,14 @@ def _dtype_name(value, where):
 
 
 def _arg_value(key, value, where):
+    if key in ("layer", "backward_layer"):     # Bidirectional's wrapped layers
+        if value is None and key == "backward_layer":
+            return None
+        if not isinstance(value, dict) or value.get("class_name") not in (
+                "SimpleRNN", "LSTM", "GRU"):
+            raise ConfigError(f"{where}: `{key}` must be the record of a SimpleRNN, LSTM or "
+                              f"GRU layer. Received: {key}={_short(value)}")
+        return layer_from_keras(value, f"{key} of {where}")
     if key.endswith("initializer"):
         return _initializer(value)
     if key == "activation":
@@ -309,8 +407,12 @@ def _activation(value, where):
 # ----------------------------------------------------------------- models
 def model_to_keras(model, compile_config):
     codec = _MODEL_CODECS.get(type(model).__name__)
+    if codec is None and type(model)._user_call:
+        record = _MODEL_CODECS["<subclassed>"][0](model)
+        record["compile_config"] = compile_config or {}
+        return record
     if codec is None:
-        raise ValueError(f"save: tensorlib writes {' and '.join(_MODEL_CODECS)} models in "
+        raise ValueError(f"save: tensorlib writes {_model_kinds()} models in "
                          f"the Keras format. Received: a model of class "
                          f"{type(model).__name__}")
     record = codec[0](model)
@@ -327,9 +429,11 @@ def model_from_keras(record, safe_mode=True, custom_objects=None):
     if safe_mode:
         _refuse_lambdas(record)
     codec = _MODEL_CODECS.get(record["class_name"])
+    if codec is None and _is_custom(record):
+        return _MODEL_CODECS["<subclassed>"][1](record, custom_objects)
     if codec is None:
         raise ConfigError(f"the model is a {_short(record['class_name'])}; tensorlib loads "
-                          f"{' and '.join(_MODEL_CODECS)} models from Keras files. Received: "
+                          f"{_model_kinds()} models from Keras files. Received: "
                           f"class_name={_short(record['class_name'])}")
     return codec[1](record["config"], safe_mode, custom_objects)
 
@@ -413,6 +517,10 @@ def _sequential_from_keras(config, safe_mode, custom_objects=None):
 
 
 _MODEL_CODECS = {"Sequential": (_sequential_to_keras, _sequential_from_keras)}
+
+
+def _model_kinds():
+    return " and ".join(k for k in _MODEL_CODECS if not k.startswith("<"))
 
 
 def register_model_codec(class_name, to_keras, from_keras):

@@ -5,14 +5,17 @@ A ``.keras`` file is a zip of ``metadata.json`` (the writing Keras version), ``c
 and in a standalone ``.weights.h5``, is Keras's: ``layers/<layer name>/vars/<i>`` for each
 layer's weights in ``layer.weights`` order, ``vars`` for the model's own (none), and for a
 compiled model ``optimizer/vars/<i>``: iterations, learning rate, then the slots in the
-order the Keras optimizer creates them (Adam interleaves momentum and velocity per
-variable; RMSprop and SGD group them by kind). As in Keras, a layer's group is named after
+order the Keras optimizer creates them (``Optimizer.keras_slot_order``: EMA averages and
+gradient accumulators first; Adam interleaves momentum and velocity per variable; RMSprop
+and SGD group them by kind), then variables that are not per weight (Nadam's
+``u_product``). As in Keras, a layer's group is named after
 its class and position, not its name: the first Dense is ``dense``, the second ``dense_1``
 (so files load into a model built again in code whatever its layers are called). A
 functional model lists its layers, input layers included, in Keras's order
 (``keras_functional.keras_layer_order``); a model used as a layer holds its own layers in
-``layers/<key>/layers/...`` and an empty ``layers/<key>/vars``. A shared layer's weights
-are written once.
+``layers/<key>/layers/...`` and an empty ``layers/<key>/vars``. The sublayers of a user's
+layer or model sit under its path by attribute name (``keras_paths`` has Keras's walk). A
+shared layer's weights are written once.
 
 HDF5 needs h5py, an optional dependency (``pip install "tensorlib[keras]"``). Reading
 treats the file as untrusted: zip members are size-capped before they are read, only
@@ -32,11 +35,10 @@ import zipfile
 
 import numpy as np
 
-from .. import optimizers as optimizers_mod
 from .._weights import checked_weight_values
 from .._version import __version__
-from ..layers.base import snake_case
 from . import keras_compile, keras_config, keras_functional  # noqa: F401 - "Functional"
+from . import keras_paths, keras_subclassed  # noqa: F401 - models defined by call
 from .keras_config import ConfigError
 from .keras_order import keras_layer_order
 from .training import Model
@@ -97,30 +99,24 @@ def weights_h5_bytes(h5py, model):
 
 
 def _write_layers(group, model):
-    """``layers/<key>/vars/<i>`` for each layer of ``model`` (recursing into models used as
-    layers) and the model's own empty ``vars``."""
-    layers = group.create_group("layers")
-    for layer, key in _keyed_layers(model):
-        keras_config.check_layer_name(layer.name, "save")
-        if isinstance(layer, Model):
-            _write_layers(layers.create_group(key), layer)
-            continue
-        sub = layers.create_group(key).create_group("vars")
+    """``<path>/vars/<i>`` for every layer and model Keras's walk reaches (keras_paths):
+    ``layers/<key>/vars`` for Sequential and functional models, attribute paths for the
+    sublayers of user classes, and the model's own ``vars``."""
+    for path, layer in keras_paths.weight_groups(model):
+        if path:
+            keras_config.check_layer_name(layer.name, "save")
+        sub = group.require_group(f"{path}/vars" if path else "vars")
         sub.attrs["name"] = layer.name
-        for i, w in enumerate(layer.weights):
+        for i, w in enumerate(keras_paths.own_weights(layer)):
             sub.create_dataset(str(i), data=w.data)
-    group.create_group("vars").attrs["name"] = model.name
-
-
-def _keyed_layers(model):
-    """(layer, Keras's group name: snake_case class name, numbered) in Keras's order."""
-    layers = keras_layer_order(model)
-    return list(zip(layers, _layer_keys(layers)))
 
 
 def _keras_weights(model):
     """The model's weights in Keras's order (layers in Keras's order, nested models
-    depth first), each once."""
+    depth first), each once; a model defined by ``call``: its weights' order, which is
+    Keras's (own, then each tracked layer's)."""
+    if not keras_paths.is_graph_model(model):
+        return model.weights
     seen, out = set(), []
     for layer in keras_layer_order(model):
         for w in (_keras_weights(layer) if isinstance(layer, Model) else layer.weights):
@@ -130,27 +126,12 @@ def _keras_weights(model):
     return out
 
 
-def _layer_keys(layers):
-    seen, keys = {}, []
-    for layer in layers:
-        base = snake_case(type(layer).__name__)
-        n = seen.get(base, -1) + 1
-        seen[base] = n
-        keys.append(base if n == 0 else f"{base}_{n}")
-    return keys
-
-
 # ----------------------------------------------------------------- optimizer layout
 def _slot_order(model):
     """[(variable, slot name)] in the order Keras creates the optimizer's slots."""
     trainable = {id(w) for w in model.trainable_weights}
-    opt = model.optimizer
     variables = [w for w in _keras_weights(model) if id(w) in trainable]
-    names = list(opt._slot_names())
-    groups = [(n,) for n in names]
-    if isinstance(opt, optimizers_mod.Adam) and names[:2] == ["momentum", "velocity"]:
-        groups = [("momentum", "velocity")] + [(n,) for n in names[2:]]
-    return [(v, n) for group in groups for v in variables for n in group]
+    return model.optimizer.keras_slot_order(variables)
 
 
 def _head_size(opt):
@@ -164,7 +145,8 @@ def _optimizer_arrays(model):
         head.append(np.asarray(opt.learning_rate, np.float32))
     if any(id(v) not in opt._slots for v in model.trainable_weights):
         return head             # not built yet: Keras writes the same before a first step
-    return head + [opt._slots[id(v)][n] for v, n in _slot_order(model)]
+    return head + [opt._slots[id(v)][n] for v, n in _slot_order(model)] + \
+        opt._extra_variables()
 
 
 # ----------------------------------------------------------------- reading HDF5
@@ -258,42 +240,45 @@ def _short(e):
 
 def _read_layer_weights(reader, model):
     root = reader.file
-    layers = reader.child(root, "layers", "group")
-    if layers is None:
-        legacy = "layer_names" in root.attrs or "model_weights" in reader.keys(root)
+    if not reader.keys(root):
+        raise reader.error("is empty: it is not a Keras 3 weights file")
+    legacy = "layer_names" in root.attrs or "model_weights" in reader.keys(root)
+    if legacy:
         raise reader.error("is a legacy Keras 2 HDF5 file, which tensorlib does not read; "
-                           "save it again with Keras 3 as .keras or .weights.h5" if legacy
-                           else "has no 'layers' group: it is not a Keras 3 weights file")
+                           "save it again with Keras 3 as .keras or .weights.h5")
     found = {}
-    _read_layers(reader, layers, model, "layers", found)
+    for path, layer in keras_paths.weight_groups(model):
+        own = keras_paths.own_weights(layer)
+        if own:
+            _read_group(reader, path, layer, own, found)
     return [found[id(w)] for w in model.weights]
 
 
-def _read_layers(reader, layers, model, path, found):
-    """Read ``path``'s ``<key>/vars/<i>`` into ``found`` {id(weight): array}, recursing into
-    models used as layers (``<key>/layers``)."""
-    for layer, key in _keyed_layers(model):
-        group = reader.child(layers, key, "group")
-        if isinstance(layer, Model):
-            inner = reader.child(group, "layers", "group") if group is not None else None
-            if inner is None:
-                raise reader.error(f"lacks the group {path}/{key}/layers for the model "
-                                   f"{layer.name!r} used as a layer")
-            _read_layers(reader, inner, layer, f"{path}/{key}/layers", found)
-            continue
-        own = [w for w in layer.weights]
-        group = reader.child(group, "vars", "group") if group is not None else None
-        keys = reader.keys(group)
-        if sorted(keys) != sorted(str(i) for i in range(len(own))):
-            held = sorted(reader.keys(layers))
+def _read_group(reader, path, layer, own, found):
+    """Read ``<path>/vars/<i>`` into ``found`` {id(weight): array}."""
+    group, parts, done = reader.file, (path.split("/") if path else []) + ["vars"], []
+    for part in parts:
+        inner = reader.child(group, part, "group")
+        if inner is None:
+            held = sorted(reader.keys(group))
             raise reader.error(
-                f"holds {len(keys)} weights in {path}/{key} for layer {layer.name!r}, which "
-                f"has {len(own)} ({[w.name for w in own]}); layers are matched by class and "
-                f"position, and the file has {held[:20]}" + (" ..." if len(held) > 20 else ""))
-        for i, var in enumerate(own):
-            if id(var) not in found:
-                found[id(var)] = reader.array(group, str(i), var.shape, "f",
-                                              f"weight {var.name!r}")
+                f"lacks the {part!r} group (in {'/'.join(done) or '/'}) that holds the "
+                f"weights of layer {layer.name!r} ({path or '/'}/vars); layers are matched "
+                "by their place in the model (class and position, or attribute name), and "
+                f"{'/'.join(done) or '/'} holds {held[:20]}" + (" ..." if len(held) > 20
+                                                                 else ""))
+        group = inner
+        done.append(part)
+    keys = reader.keys(group)
+    if sorted(keys) != sorted(str(i) for i in range(len(own))):
+        raise reader.error(
+            f"holds {len(keys)} weights in {path or '/'}/vars for layer {layer.name!r}, "
+            f"which has {len(own)} ({[w.name for w in own]})")
+    for i, var in enumerate(own):
+        if id(var) not in found:
+            found[id(var)] = reader.array(group, str(i), var.shape,
+                                          "f" if var.dtype.kind == "f" else "iu",
+                                          f"weight {var.name!r}")
 
 
 def _read_optimizer(reader, model):
@@ -307,12 +292,13 @@ def _read_optimizer(reader, model):
     opt = model.optimizer
     keys = reader.keys(group)
     head, order = _head_size(opt), _slot_order(model)
+    extra = type(opt)._EXTRA_VARIABLES          # Nadam's u_product, after the slots
     if sorted(keys) != sorted(str(i) for i in range(len(keys))):
         raise reader.error(f"holds optimizer variables named {sorted(keys)[:10]}, not "
                            "0, 1, 2, ...")
-    if len(keys) not in (head, head + len(order)):
+    if len(keys) not in (head, head + len(order) + extra):
         warnings.warn(f"Skipping variable loading for optimizer '{opt.name}', because it has "
-                      f"{head + len(order)} variables whereas the saved optimizer has "
+                      f"{head + len(order) + extra} variables whereas the saved optimizer has "
                       f"{len(keys)} variables.")
         return None
     iterations = int(reader.array(group, "0", (), "iu", "the optimizer's iterations"))
@@ -323,7 +309,7 @@ def _read_optimizer(reader, model):
         lr = float(reader.array(group, "1", (), "f", "the optimizer's learning rate"))
         if not np.isfinite(lr) or lr < 0:
             raise reader.error(f"holds the learning rate {lr}; expected a finite number >= 0")
-    slots = []
+    slots, extras = [], []
     if len(keys) > head:
         values = [reader.array(group, str(head + k), v.shape, "f", f"optimizer slot {n!r} of "
                                f"{v.name!r}") for k, (v, n) in enumerate(order)]
@@ -333,6 +319,8 @@ def _read_optimizer(reader, model):
         except ValueError as e:
             raise reader.error(f"holds optimizer state tensorlib cannot use ({e})") from None
         slots = [(v, n, a) for (v, n), a in zip(order, values)]
+        extras = [reader.array(group, str(head + len(order) + k), (), "f",
+                               "an optimizer variable") for k in range(extra)]
 
     def assign():
         opt.iterations = iterations
@@ -342,6 +330,8 @@ def _read_optimizer(reader, model):
             opt.build(model.trainable_weights)
             for v, n, a in slots:
                 opt._slots[id(v)][n][...] = a
+            for target, a in zip(opt._extra_variables(), extras):
+                target[...] = a
     return assign
 
 

@@ -9,7 +9,7 @@ reference to a missing layer or a node that never becomes ready is a ValueError.
 """
 from .. import graph
 from ..layers import InputLayer
-from . import keras_config
+from . import keras_config, keras_op_records
 from .functional import Functional
 from .keras_config import ConfigError, _entry_parts, _short, model_name_and_layers
 from .keras_order import walk
@@ -53,6 +53,10 @@ def functional_to_keras(model):
 
     entries = []
     for layer in layers:
+        if getattr(layer, "_is_op", False):     # a keras.ops call: an op record
+            entries.append(keras_op_records.op_to_keras(
+                layer, [n for n in layer._inbound_nodes if id(n) in depths], tensor))
+            continue
         if layer._is_input_layer:
             entry = _input_to_keras(layer)
         elif isinstance(layer, Model):
@@ -83,23 +87,30 @@ def _input_to_keras(layer):
 
 
 # ----------------------------------------------------------------- reading
-def functional_from_keras(config, safe_mode, custom_objects=None):
+def functional_from_keras(config, safe_mode, custom_objects=None, make_layer=None):
+    """``make_layer(entry, index)``: a layer to use for a record entry, or None for the
+    record's own (``clone_model`` passes its clones; names are the record's)."""
     name, entries = model_name_and_layers(config, "functional")
     layers, pending = {}, {}
     for i, entry in enumerate(entries):
-        layer = _layer_from_entry(entry, i, safe_mode, custom_objects)
-        if entry.get("name", layer.name) != layer.name:
-            raise ConfigError(f"layer {i} is named {_short(entry.get('name'))} but its config "
-                              f"says {layer.name!r}. Received: name={_short(entry.get('name'))}")
-        if layer.name in layers:
-            raise ConfigError(f"two layers are named {layer.name!r}; layer names must be "
-                              f"unique. Received: name={layer.name!r} (layer {i})")
-        layers[layer.name] = layer
+        op = keras_op_records.is_op_entry(entry)      # ops are rebuilt, never cloned
+        layer = make_layer(entry, i) if make_layer is not None and not op else None
+        if layer is None:
+            layer = _layer_from_entry(entry, i, safe_mode, custom_objects)
+            if entry.get("name", layer.name) != layer.name:
+                raise ConfigError(f"layer {i} is named {_short(entry.get('name'))} but its "
+                                  f"config says {layer.name!r}. Received: "
+                                  f"name={_short(entry.get('name'))}")
+        key = _entry_parts(entry, i)[1].get("name", layer.name) if make_layer else layer.name
+        if key in layers:
+            raise ConfigError(f"two layers are named {key!r}; layer names must be "
+                              f"unique. Received: name={key!r} (layer {i})")
+        layers[key] = layer
         nodes = entry.get("inbound_nodes", [])
         if not isinstance(nodes, list):
             raise ConfigError(f"layer {i} ({layer.name!r}) has inbound_nodes that are not a "
                               f"list. Received: inbound_nodes={_short(nodes)}")
-        pending[layer.name] = [] if layer._is_input_layer else list(nodes)
+        pending[key] = [] if layer._is_input_layer else list(nodes)
     made = {(n, 0): [la.output] for n, la in layers.items() if la._is_input_layer}
     _replay(layers, pending, made)
     try:
@@ -122,9 +133,14 @@ def _layer_from_entry(entry, index, safe_mode, custom_objects):
     cls, config = _entry_parts(entry, index)
     if cls == "InputLayer":
         return _input_from_keras(config, index)
+    if keras_op_records.is_op_entry(entry):
+        return keras_op_records.op_from_keras(entry, index)
     if cls in keras_config._MODEL_CODECS and not keras_config._is_custom(entry):
         return keras_config.model_from_keras(entry, safe_mode, custom_objects)
     return keras_config.layer_from_keras(entry, index, safe_mode, custom_objects)
+
+
+_INT_INPUTS = ("int32", "int64", "uint8", "bool")
 
 
 def _input_from_keras(config, index):
@@ -143,8 +159,10 @@ def _input_from_keras(config, index):
     try:
         if not isinstance(shape, list) or not shape:
             raise ValueError("expected a list [batch, ...]")
-        return InputLayer(batch_shape=tuple(shape), name=config["name"],
-                          dtype=keras_config._dtype_name(config.get("dtype"), where))
+        dtype = config.get("dtype")
+        if dtype not in _INT_INPUTS:          # token ids: Keras writes the plain name
+            dtype = keras_config._dtype_name(dtype, where)
+        return InputLayer(batch_shape=tuple(shape), name=config["name"], dtype=dtype)
     except ConfigError:
         raise
     except Exception as e:  # noqa: BLE001
@@ -161,7 +179,11 @@ def _replay(layers, pending, made):
         for name, layer in layers.items():
             queue = pending[name]
             while queue:
-                args = _node_args(queue[0], name, layers, made)
+                if isinstance(layer, keras_op_records.OpRecord):
+                    args = layer.resolve(queue[0], lambda h, n=name: _tensor(
+                        h, layers, made, f"layer {n!r}"))
+                else:
+                    args = _node_args(queue[0], name, layers, made)
                 if args is None:
                     break
                 try:

@@ -47,4 +47,8 @@ def walk(model):
 
 
 def keras_layer_order(model):
-    return walk(model)[0] if hasattr(model, "_graph") else model.layers
+    """The model's layers in Keras's order; ``keras.ops`` calls are in the config's
+    ``layers`` list (``walk``) but are not layers (no weights file group), as in Keras."""
+    if not hasattr(model, "_graph"):
+        return model.layers
+    return [la for la in walk(model)[0] if not getattr(la, "_is_op", False)]

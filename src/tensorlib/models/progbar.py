@@ -4,7 +4,9 @@
 3s 13ms/step - accuracy: 0.8812 - loss: 0.3375`` (the first step is left out of the time
 per step, as Keras does). When the output is not a terminal the same line is printed, as
 plain text, once per epoch. ``verbose=2`` prints one line per epoch:
-``938/938 - 12s - 13ms/step - accuracy: ... - loss: ...``.
+``938/938 - 12s - 13ms/step - accuracy: ... - loss: ...``. A bar of unknown length
+(``target=None``: a generator without ``steps``) counts ``      7/Unknown`` until it is
+finalized, when the steps seen become its length.
 """
 import sys
 import time
@@ -21,6 +23,8 @@ def format_step_time(seconds, unit="step"):
 
 
 def format_value(value):
+    if getattr(value, "ndim", 0):          # a vector result (F1Score(average=None), ...):
+        value = float(value.mean())                            # its mean, as Keras
     return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
 
 
@@ -53,11 +57,14 @@ class Progbar:
             self.after_first = now
         return per
 
-    def update(self, current, logs=None):
+    def update(self, current, logs=None, finalize=None):
         logs = logs or {}
         now = time.time()
         per_step = self._time_per_step(current, now)
-        final = current >= self.target
+        if finalize and self.target is None:
+            self.target = current
+        final = finalize if finalize is not None else \
+            self.target is not None and current >= self.target
         metrics = "".join(f" - {k}: {format_value(v)}" for k, v in logs.items())
         if self.verbose == 2:
             if final:
@@ -72,6 +79,13 @@ class Progbar:
                 bar = "━" * self.width
                 self._write(f"{self._counter(current)} {bar} {now - self.start:.0f}s "
                             f"{format_step_time(per_step)}{metrics}\n")
+            return
+        if self.target is None:
+            info = f" {BOLD}{now - self.start:.0f}s{RESET} {format_step_time(per_step)}{metrics}"
+            plain_width = 15 + len(info) - 8
+            pad = " " * max(self.prev_width - plain_width, 0)
+            self._write("\b" * self.prev_width + "\r" + f"{current:7d}/Unknown" + info + pad)
+            self.prev_width = plain_width
             return
         done = int(self.width * current / self.target)
         bar = (f"{BOLD}{self._counter(current)}{RESET} "

@@ -47,7 +47,7 @@ import numpy as np
 
 from .. import metrics as metrics_mod
 from ..layers import LAYER_CLASSES
-from . import keras_format, training
+from . import keras_compile, keras_config, keras_format, training
 from .keras_compile import metric_records
 from .keras_format import save_keras, save_weights_h5
 from .sequential import Sequential
@@ -443,6 +443,14 @@ def load_weights(model, filepath):
                                                        path, _too_deep)
             arrays = archive.read_weights(model)
     _assign(model, arrays, archive)
+
+
+def model_to_json(model, **kwargs):
+    """The model's Keras record as JSON text (``json.dumps`` keyword arguments pass)."""
+    record = keras_config.model_to_keras(model, keras_compile.compile_to_keras(model))
+    if not record.get("compile_config"):
+        record.pop("compile_config", None)
+    return json.dumps(record, **kwargs)
 
 
 def save_model(model, filepath):

@@ -3,7 +3,7 @@ from .. import graph
 from ..autograd import is_grad_enabled
 from ..layers.base import Layer, unique_name
 from ..layers.core import InputLayer
-from ..layers import LAYER_CLASSES
+from ..layers import LAYER_CLASSES, mask_flow
 from .summary import summary_lines
 from .training import Model
 from ..tensor import Tensor
@@ -14,6 +14,8 @@ class Sequential(Model):
     recorded (an ``InputLayer`` and one node per layer), so ``model.inputs``,
     ``model.outputs`` and ``layer.output`` work as in Keras; ``call`` runs the stack
     directly."""
+
+    _masked = False     # a layer makes masks: call passes them on (layers/mask_flow.py)
 
     def __init__(self, layers=None, name=None, trainable=True):
         if name is not None and not isinstance(name, str):
@@ -85,6 +87,7 @@ class Sequential(Model):
         for layer in self._layers:
             x = layer(x)
             self._nodes.append(layer._inbound_nodes[-1])
+        self._masked = mask_flow.makes_masks(self._layers)
         self.built = True
         self._build_input_shape = self.input_shape
         return x.shape
@@ -180,6 +183,8 @@ class Sequential(Model):
 
     # ------------------------------------------------------------ compute
     def call(self, x, training=False):
+        if self._masked:
+            return mask_flow.sequential_call(self, x, training)
         for layer in self._layers:
             x = layer._run(x, training)
         return x

@@ -121,8 +121,10 @@ def build_by_probe(model, input_shape):
 
 def ensure_built(model, input_shape):
     """Build once: the class's own ``build`` (which may create weights and call
-    ``super().build``), then the probe if that did not run it."""
+    ``super().build``), then the probe if that did not run it. The shape is kept as given
+    (batch size included), as Keras records it in ``.keras`` files."""
     if not model.built:
+        model._keras_build_shape = input_shape
         model.build(input_shape)
         model.built = True
     if io(model) is None or io(model).out_shapes is None:
@@ -200,6 +202,7 @@ class ModelDefinedByCall:
     def build(self, input_shape=None):
         """Build for inputs of ``input_shape`` (a shape, or a list/tuple/dict of shapes,
         batch axis first): runs ``call`` on samples, which builds every layer."""
+        vars(self).setdefault("_keras_build_shape", input_shape)
         if self._user_call:
             build_by_probe(self, input_shape)
         self.built = True

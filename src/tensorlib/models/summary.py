@@ -4,6 +4,8 @@ widths (line length 88, or the terminal width minus 4 when narrower; columns at 
 import shutil
 import textwrap
 
+import numpy as np
+
 POSITIONS = (0.45, 0.80, 1.0)
 HEADER = ("Layer (type)", "Output Shape", "Param #")
 ALIGN = ("left", "left", "right")
@@ -87,9 +89,27 @@ def _total_lines(model):
     n_frozen = sum(w.size for w in frozen)
     b_train = sum(w.data.nbytes for w in trainable)
     b_frozen = sum(w.data.nbytes for w in frozen)
-    return [f" Total params: {n_train + n_frozen:,} ({readable_size(b_train + b_frozen)})",
-            f" Trainable params: {n_train:,} ({readable_size(b_train)})",
-            f" Non-trainable params: {n_frozen:,} ({readable_size(b_frozen)})"]
+    n_opt = _optimizer_params(model)
+    b_opt = 4 * n_opt if n_opt is not None else 0
+    lines = [f" Total params: {n_train + n_frozen + (n_opt or 0):,} "
+             f"({readable_size(b_train + b_frozen + b_opt)})",
+             f" Trainable params: {n_train:,} ({readable_size(b_train)})",
+             f" Non-trainable params: {n_frozen:,} ({readable_size(b_frozen)})"]
+    if n_opt is not None:
+        lines.append(f" Optimizer params: {n_opt:,} ({readable_size(b_opt)})")
+    return lines
+
+
+def _optimizer_params(model):
+    """The number of values in the optimizer's variables once it is built (Keras's
+    "Optimizer params": the iteration count, the learning rate unless a schedule gives
+    it, and the slots; 4 bytes each, as Keras on torch counts them), else None."""
+    opt = getattr(model, "optimizer", None)
+    if not getattr(model, "compiled", False) or not getattr(opt, "built", False):
+        return None
+    values = opt.variables
+    n = sum(int(np.size(v)) for v in values)
+    return n - 1 if callable(opt._learning_rate) else n
 
 
 # ----------------------------------------------------------------- functional models

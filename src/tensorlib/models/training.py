@@ -8,11 +8,8 @@ input by itself (losses.py), as Keras does: no layer needs to know. Data-paralle
 over several processes lives in ``tensorlib.distribution``: the loops consult its active
 distribution (``dist``) at a few points, and run exactly as alone when there is none.
 """
-import math
-
 import numpy as np
 
-from .. import callbacks as callbacks_mod
 from .. import distribution as distribution_mod
 from .. import graph
 from .. import losses as losses_mod
@@ -23,10 +20,8 @@ from ..functional import memory_scope
 from ..layers import tracking
 from ..layers.base import (Layer, clear_added_losses, float_dtype, losses_of, snake_case,
                            unique_name)
-from ..random import get_generator
 from ..tensor import Tensor
-from . import compile_utils, data_adapters, subclassing
-from .progbar import Progbar
+from . import compile_utils, data_adapters, loops, subclassing
 
 
 class Model(subclassing.ModelDefinedByCall, Layer):
@@ -81,6 +76,15 @@ class Model(subclassing.ModelDefinedByCall, Layer):
         which callbacks consult (EarlyStopping's mode 'auto' reads their direction)."""
         return [m for per_output in (getattr(self, "_metrics", None) or []) for m in per_output]
 
+    @property
+    def metrics_names(self):
+        """Keras 3's: [] before compile, "loss", then "compile_metrics" when compile was
+        given metrics (the per-metric names are the keys of the logs)."""
+        if not getattr(self, "compiled", False):
+            return []
+        ids = getattr(self, "_metric_ids", None) or []
+        return ["loss"] + (["compile_metrics"] if any(ids) else [])
+
     def get_layer(self, name=None, index=None):
         """A layer by ``name`` or by ``index`` in ``model.layers`` (Keras semantics)."""
         layers = self.layers
@@ -104,14 +108,20 @@ class Model(subclassing.ModelDefinedByCall, Layer):
 
     # ------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
-                **kwargs):
+                weighted_metrics=None, **kwargs):
+        """As Keras's; ``loss`` may be None when the model's loss comes from
+        ``add_loss`` (then ``fit(x)`` needs no targets). ``weighted_metrics`` are
+        weighted by ``sample_weight`` / ``class_weight``; ``metrics`` are not."""
         if optimizer is None:
             raise ValueError("Could not interpret optimizer identifier: None. Received: "
                              "optimizer=None")
         optimizer = optimizers_mod.get(optimizer)
-        if loss is None:
-            raise ValueError("compile() needs a loss. Received: loss=None")
-        args = (loss, metrics, loss_weights)
+        if weighted_metrics is not None and not isinstance(weighted_metrics,
+                                                           (list, tuple, dict)):
+            raise ValueError("Expected `weighted_metrics` argument to be a list, tuple, or "
+                             f"dict. Received instead: weighted_metrics={weighted_metrics!r} "
+                             f"of type {type(weighted_metrics)}")
+        args = (loss, metrics, loss_weights, weighted_metrics)
         if self._output_names is not None:
             self._resolve_compile(optimizer, args)     # checks everything, then assigns
         else:           # a model defined by call, not built yet: per-output parts later
@@ -121,44 +131,74 @@ class Model(subclassing.ModelDefinedByCall, Layer):
             self.loss = loss
 
     def _resolve_compile(self, optimizer, args):
-        loss, metrics, loss_weights = args
+        loss, metrics, loss_weights, weighted_metrics = args
         names = self._output_names
-        losses = compile_utils.per_output_losses(loss, names)
+        losses = [None] * len(names) if loss is None else \
+            compile_utils.per_output_losses(loss, names)
         weights = compile_utils.per_output_weights(loss_weights, names)
         metric_ids = compile_utils.per_output_metrics(metrics, names, _check_metric_ids)
+        weighted_ids = compile_utils.per_output_metrics(weighted_metrics, names,
+                                                        _check_metric_ids)
         self.loss = losses[0] if len(losses) == 1 else losses
+        if loss is None:
+            self.loss = None
         self._losses, self._loss_weights = losses, weights
         self._weighted = loss_weights is not None
-        self._metric_ids = metric_ids
+        self._metric_ids, self._weighted_ids = metric_ids, weighted_ids
         self._metrics = None          # resolved on first use, once shapes are known
         self.compile_config = {
             "optimizer": optimizers_mod.serialize(optimizer),
-            "loss": loss if isinstance(loss, str) else _loss_config(self.loss)
-            if len(losses) == 1 else _structure_config(loss),
+            "loss": loss if isinstance(loss, str) or loss is None else
+            _loss_config(self.loss) if len(losses) == 1 else _structure_config(loss),
             "metrics": [m for m in metric_ids[0] if isinstance(m, str)]
             if len(names) == 1 and not isinstance(metrics, dict)
             else _structure_config(metrics)}
         if loss_weights is not None:
             self.compile_config["loss_weights"] = loss_weights
+        if weighted_metrics is not None:
+            self.compile_config["weighted_metrics"] = _structure_config(weighted_metrics)
 
     def _resolve_metrics(self, ys):
+        """The metric objects per output: the ``metrics``, then the ``weighted_metrics``
+        (``_n_plain[i]`` of output ``i`` are unweighted)."""
         if self._metrics is None:
+            ys = ys if ys is not None else [None] * len(self._output_names)
+            ids = [a + b for a, b in zip(self._metric_ids, self._weighted_ids)]
+            self._n_plain = [len(a) for a in self._metric_ids]
             self._metrics = [
                 [metrics_mod.get(m, loss=loss, y_true=y, y_pred=np.empty((0,) + shape[1:]))
-                 for m in ids]
-                for ids, loss, y, shape in zip(self._metric_ids, self._losses, ys,
-                                               self._output_shapes)]
+                 for m in per_output]
+                for per_output, loss, y, shape in zip(ids, self._losses, ys,
+                                                      self._output_shapes)]
         return self._metrics
 
     def _log_names(self):
         """(loss keys per output, metric keys per output) in Keras's naming: with several
-        outputs, ``<output>_loss`` and ``<output>_<metric>``."""
+        outputs, ``<output>_loss`` and ``<output>_<metric>``; a weighted metric whose name
+        is taken is ``weighted_<metric>``."""
         multi = len(self._output_names) > 1
         loss_keys = [f"{n}_loss" if multi and loss is not None else None
                      for n, loss in zip(self._output_names, self._losses)]
-        metric_keys = [[f"{n}_{m.name}" if multi else m.name for m in ms]
-                       for n, ms in zip(self._output_names, self._metrics)]
+        metric_keys, seen = [], set()
+        for n, ms, plain in zip(self._output_names, self._metrics, self._n_plain):
+            keys = []
+            for j, m in enumerate(ms):
+                key = f"{n}_{m.name}" if multi else m.name
+                if j >= plain and key in seen:
+                    key = f"{n}_weighted_{m.name}" if multi else f"weighted_{m.name}"
+                elif key in seen:              # a name taken twice: "auc", "auc_1", ...
+                    key = next(f"{key}_{i}" for i in range(1, len(seen) + 2)
+                               if f"{key}_{i}" not in seen)
+                seen.add(key)
+                keys.append(key)
+            metric_keys.append(keys)
         return loss_keys, metric_keys
+
+    def _needs_targets(self):
+        """Whether fit/evaluate need ``y``: not when no output has a compiled loss."""
+        losses = self._losses if self._losses is not None else \
+            [self._compile_args[0]]
+        return any(loss is not None for loss in losses)
 
     # ------------------------------------------------------------ checks
     def _check_compiled(self):
@@ -207,13 +247,18 @@ class Model(subclassing.ModelDefinedByCall, Layer):
                              f"{where} shape {out}. Received: y shape {y.shape}")
 
     # ------------------------------------------------------------ steps
-    def _loss_and_pred(self, xb, yb, training):
+    def _loss_and_pred(self, xb, yb, training, sw=None):
         layers = self._layer_walk()          # one walk per step, for the penalties
         clear_added_losses(layers)
         outs = self._forward([Tensor(a) for a in xb], training)
         total, per_output, preds = None, [], []
         for i, (out, loss) in enumerate(zip(outs, self._losses)):
-            value = loss(yb[i], out) if loss is not None else None
+            if loss is None:
+                value = None
+            elif sw is not None and sw[i] is not None:   # Keras: sum(w * l) / batch size
+                value = loss(yb[i], out, sample_weight=sw[i])
+            else:
+                value = loss(yb[i], out)
             preds.append(out.data)
             per_output.append(value)
             if value is not None:
@@ -221,10 +266,14 @@ class Model(subclassing.ModelDefinedByCall, Layer):
                 total = term if total is None else total + term
         for penalty in losses_of(layers):     # regularizers and add_loss, as Keras adds
             total = penalty if total is None else total + penalty
+        if total is None:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`. "
+                             f"Received: loss=None for model {self.name!r}, whose layers "
+                             "added no losses (add_loss) or regularization penalties")
         return total, per_output, preds
 
-    def _train_batch(self, xb, yb):
-        loss, per_output, y_pred = self._loss_and_pred(xb, yb, training=True)
+    def _train_batch(self, xb, yb, sw=None):
+        loss, per_output, y_pred = self._loss_and_pred(xb, yb, True, sw)
         params = self.trainable_weights
         for p in params:
             p.grad = None
@@ -236,59 +285,32 @@ class Model(subclassing.ModelDefinedByCall, Layer):
         self.optimizer.apply_gradients(zip(grads, params))
         return float(loss.item()), _floats(per_output), y_pred
 
-    def _test_batch(self, xb, yb):
+    def _test_batch(self, xb, yb, sw=None):
         with no_grad():
-            loss, per_output, y_pred = self._loss_and_pred(xb, yb, training=False)
+            loss, per_output, y_pred = self._loss_and_pred(xb, yb, False, sw)
         return float(loss.item()), _floats(per_output), y_pred
 
     # ------------------------------------------------------------ loops
-    def _run_epoch(self, x, y, batch_size, step_fn, order=None, on_batch=None,
-                   on_batch_begin=None, batches=None):
-        """One pass: over ``x``/``y`` (lists of arrays) in ``batch_size`` slices, in
-        ``order`` if given, or over ``batches`` (``(xs, ys)`` lists, from a dataset; ``y``
-        is then a sample batch's targets, for resolving the metrics)."""
-        tracker = metrics_mod.Mean(name="loss")
-        metrics = self._resolve_metrics(y)
-        loss_keys, metric_keys = self._log_names()
-        trackers = [metrics_mod.Mean(name=k) if k else None for k in loss_keys]
-        for ms in metrics:
-            for m in ms:
-                m.reset_state()
-
-        def logs():
-            named = [(k, m) for keys, ms in zip(metric_keys, metrics) for k, m in zip(keys, ms)]
-            named += [(t.name, t) for t in trackers if t is not None] + [("loss", tracker)]
-            dist = distribution_mod.active()      # under one: results over all processes
-            values = dist.results([m for _, m in named]) if dist is not None \
-                else [m.result() for _, m in named]
-            out = dict(zip((k for k, _ in named), values))
-            return dict(sorted(out.items()))
-
-        if batches is None:
-            batches = _array_batches(x, y, batch_size, order)
+    def _run_epoch(self, batches, step_fn, on_batch=None, on_batch_begin=None):
+        """One pass over ``batches`` (``(xs, ys, sample_weights)`` lists); ``on_batch(step,
+        logs)`` may return True to stop. Returns the epoch's logs."""
         with memory_scope():
-            return self._run_steps(batches, step_fn, on_batch, on_batch_begin, tracker,
-                                   trackers, metrics, logs)
+            return self._run_steps(batches, step_fn, on_batch, on_batch_begin)
 
-    def _run_steps(self, batches, step_fn, on_batch, on_batch_begin, tracker, trackers,
-                   metrics, logs):
+    def _run_steps(self, batches, step_fn, on_batch, on_batch_begin):
         dist = distribution_mod.active()
-        for step, (xb, yb) in enumerate(batches):
+        logs = None
+        for step, (xb, yb, sw) in enumerate(batches):
+            if logs is None:
+                logs = loops.EpochLogs(self, yb)
             if on_batch_begin is not None:
                 on_batch_begin(step)
-            loss, per_output, y_pred = step_fn(xb, yb) if len(xb[0]) else \
+            loss, per_output, y_pred = step_fn(xb, yb, sw) if len(xb[0]) else \
                 dist.empty_step(self, step_fn)
-            count = len(xb[0])
-            tracker.update_state(loss, sample_weight=count)
-            for t, value in zip(trackers, per_output):
-                if t is not None:
-                    t.update_state(value, sample_weight=count)
-            for ms, yi, pi in zip(metrics, yb, y_pred):
-                for m in ms:
-                    m.update_state(yi, pi)
-            if on_batch is not None and on_batch(step, logs()):
+            logs.update(len(xb[0]), loss, per_output, yb, y_pred, sw)
+            if on_batch is not None and on_batch(step, logs.result()):
                 break
-        return logs()
+        return {} if logs is None else logs.result()
 
     def _as_list(self, logs):
         """``evaluate``'s list: the loss, per-output losses, then metrics by output."""
@@ -298,156 +320,21 @@ class Model(subclassing.ModelDefinedByCall, Layer):
         return values[0] if len(values) == 1 else values
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
-            **kwargs):
-        self._check_compiled()
-        batch_size = _check_batch_size(batch_size)
-        verbose = _check_verbose(verbose)
-        epochs = _check_int("epochs", epochs, 0)
-        initial_epoch = _check_int("initial_epoch", initial_epoch, 0)
-        ds = x if data_adapters.is_dataset(x) else None
-        if y is None and ds is None:
-            raise ValueError("fit() needs targets `y`. Received: y=None")
-        if isinstance(validation_split, (bool, np.bool_)) or not isinstance(
-                validation_split, (int, float, np.integer, np.floating)) \
-                or not 0 <= validation_split < 1:
-            raise ValueError("validation_split must be a number in [0, 1). Received: "
-                             f"validation_split={validation_split!r}")
-        x, y = data_adapters.first_batch(self, ds, y, "fit", validation_split) \
-            if ds is not None else self._check_data(x, y)
-        val_ds = validation_data if data_adapters.is_dataset(validation_data) else None
-        if val_ds is not None:
-            val = data_adapters.first_batch(self, val_ds, None, "fit validation_data")
-        elif validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a tuple (x_val, y_val). Received: "
-                                 f"validation_data of type {type(validation_data).__name__}"
-                                 + (f" and length {len(validation_data)}"
-                                    if isinstance(validation_data, (tuple, list)) else ""))
-            val = self._check_data(*validation_data)
-        elif validation_split:
-            n = len(x[0])
-            split = int(n * (1 - validation_split))   # Keras: the last samples
-            if split == 0 or split == n:
-                raise ValueError("validation_split leaves no training or no validation "
-                                 f"samples. Received: validation_split={validation_split} "
-                                 f"for {n} samples")
-            val = ([a[split:] for a in x], [a[split:] for a in y])
-            x, y = [a[:split] for a in x], [a[:split] for a in y]
-        else:
-            val = None
-        if kwargs:
-            raise TypeError(f"fit() got unexpected keyword arguments: {sorted(kwargs)}")
-        callbacks = _callback_list(callbacks)
-        dist = distribution_mod.active()
-        if dist is not None:     # the same call everywhere, process 0's weights; it prints
-            verbose, callbacks = dist.begin(
-                self, "fit", x, y, verbose, callbacks, batch_size=batch_size, epochs=epochs,
-                initial_epoch=initial_epoch, shuffle=shuffle,
-                validation=None if val is None else len(val[0][0]))
-        steps = data_adapters.steps(ds, "fit") if ds is not None \
-            else math.ceil(len(x[0]) / batch_size)
-        history = callbacks_mod.History()
-        cbs = callbacks_mod.CallbackList(callbacks + [history], model=self,
-                                         params={"epochs": epochs, "steps": steps,
-                                                 "verbose": verbose})
-        self.stop_training = False
-        cbs.on_train_begin()
-        logs = {}
-        for epoch in range(initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch)
-            if verbose and epochs > 1:
-                print(f"Epoch {epoch + 1}/{epochs}")
-            bar = Progbar(steps, verbose=verbose)
-            order = get_generator().permutation(len(x[0])) if shuffle else None
-            if dist is not None and order is not None:
-                order = dist.epoch_order(order)
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1, **kwargs):
+        return loops.fit(self, x, y, batch_size, epochs, verbose, callbacks,
+                         validation_split, validation_data, shuffle, class_weight,
+                         sample_weight, initial_epoch, steps_per_epoch, validation_steps,
+                         validation_batch_size, validation_freq, kwargs)
 
-            def on_batch(step, logs):
-                cbs.on_train_batch_end(step, logs)
-                if step + 1 < steps:     # the last step is drawn with the epoch's logs
-                    bar.update(step + 1, logs)
-                if dist is not None:     # a stop on any process stops every process
-                    self.stop_training = dist.agree(self.stop_training)
-                return self.stop_training
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False, **kwargs):
+        return loops.evaluate(self, x, y, batch_size, verbose, sample_weight, steps,
+                              callbacks, return_dict, kwargs)
 
-            batches = None if ds is None else \
-                data_adapters.epoch_batches(self, ds, shuffle, "fit")
-            logs = self._run_epoch(x, y, batch_size, self._train_batch, order, on_batch,
-                                   cbs.on_train_batch_begin, batches=batches)
-            if ds is not None:
-                ds.on_epoch_end()
-            if val is not None:
-                cbs.on_test_begin()
-                val_logs = self._run_epoch(
-                    val[0], val[1], batch_size, self._test_batch,
-                    on_batch=cbs.on_test_batch_end, on_batch_begin=cbs.on_test_batch_begin,
-                    batches=None if val_ds is None else data_adapters.epoch_batches(
-                        self, val_ds, False, "fit validation_data"))
-                cbs.on_test_end(val_logs)
-                logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            bar.update(steps, logs)
-            cbs.on_epoch_end(epoch, logs)
-            if dist is not None:
-                self.stop_training = dist.agree(self.stop_training)
-            if self.stop_training:
-                break
-        cbs.on_train_end(logs)
-        self.history = history
-        return history
-
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False,
-                 **kwargs):
-        self._check_compiled()
-        batch_size = _check_batch_size(batch_size)
-        verbose = _check_verbose(verbose)
-        if data_adapters.is_dataset(x):
-            ds, (x, y) = x, data_adapters.first_batch(self, x, y, "evaluate")
-            steps = data_adapters.steps(ds, "evaluate")
-            batches = data_adapters.epoch_batches(self, ds, False, "evaluate")
-        else:
-            if y is None:
-                raise ValueError("evaluate() needs targets `y`. Received: y=None")
-            x, y = self._check_data(x, y)
-            dist = distribution_mod.active()
-            if dist is not None:
-                verbose, _ = dist.begin(self, "evaluate", x, y, verbose,
-                                        batch_size=batch_size)
-            steps, batches = math.ceil(len(x[0]) / batch_size), None
-        bar = Progbar(steps, verbose=verbose)
-        logs = self._run_epoch(x, y, batch_size, self._test_batch,
-                               on_batch=lambda s, lg: bar.update(s + 1, lg), batches=batches)
-        return logs if return_dict else self._as_list(logs)
-
-    def predict(self, x, batch_size=None, verbose="auto"):
-        batch_size = _check_batch_size(batch_size)
-        verbose = _check_verbose(verbose)
-        if data_adapters.is_dataset(x):
-            data_adapters.first_batch(self, x, None, "predict", need_y=False)
-            x = [np.concatenate(parts) for parts in zip(*(
-                xs for xs, _ in data_adapters.epoch_batches(self, x, False, "predict",
-                                                            need_y=False)))]
-        x, _ = self._check_data(x)
-        dist = distribution_mod.active()
-        if dist is not None:     # this process's part; every part is gathered below
-            verbose, _ = dist.begin(self, "predict", x, None, verbose, batch_size=batch_size)
-            x, batch_size = dist.predict_share(x, batch_size)
-        n = len(x[0])
-        steps = math.ceil(n / batch_size)
-        bar = Progbar(steps, verbose=verbose)
-        outs = [[] for _ in self._output_names]
-        with no_grad(), memory_scope():
-            for step in range(steps):
-                sl = slice(step * batch_size, (step + 1) * batch_size)
-                for acc, out in zip(outs, self._forward([Tensor(a[sl]) for a in x], False)):
-                    acc.append(out.data)
-                bar.update(step + 1)
-        values = [np.concatenate(acc) if acc else
-                  np.zeros((0,) + tuple(shape[1:]), np.float32)
-                  for acc, shape in zip(outs, self._output_shapes)]
-        if dist is not None:
-            values = dist.gather(values)
-        return self._pack_outputs(values)
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        return loops.predict(self, x, batch_size, verbose, steps, callbacks)
 
     def __call__(self, *args, **kwargs):
         if self._user_call:
@@ -468,24 +355,31 @@ class Model(subclassing.ModelDefinedByCall, Layer):
         self._ensure_built([t.shape for t in xs])
         return self._pack_outputs(self._forward(xs, training))
 
-    def train_on_batch(self, x, y=None, return_dict=False):
-        self._check_compiled()
-        if y is None:
-            raise ValueError("train_on_batch() needs targets `y`. Received: y=None")
-        x, y = self._check_data(x, y)
-        if distribution_mod.active() is not None:
-            distribution_mod.active().begin(self, "train_on_batch", x, y)
-        logs = self._run_epoch(x, y, max(len(x[0]), 1), self._train_batch)
-        return logs if return_dict else self._as_list(logs)
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        return self._on_batch("train_on_batch", self._train_batch, x, y, sample_weight,
+                              class_weight, return_dict)
 
-    def test_on_batch(self, x, y=None, return_dict=False):
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        return self._on_batch("test_on_batch", self._test_batch, x, y, sample_weight, None,
+                              return_dict)
+
+    def _on_batch(self, call, step_fn, x, y, sample_weight, class_weight, return_dict):
         self._check_compiled()
-        if y is None:
-            raise ValueError("test_on_batch() needs targets `y`. Received: y=None")
-        x, y = self._check_data(x, y)
+        class_weight = data_adapters.check_class_weight(class_weight)
+        need_y = self._needs_targets()
+        if y is None and need_y:
+            raise ValueError(f"{call}() needs targets `y`. Received: y=None")
+        data = data_adapters.source(self, x, y, sample_weight, call, None,
+                                    class_weight=class_weight, need_y=need_y or None)
+        if not isinstance(data, data_adapters.Arrays):
+            raise ValueError(f"{call}() takes arrays. Received: x of type "
+                             f"{type(x).__name__}")
         if distribution_mod.active() is not None:
-            distribution_mod.active().begin(self, "test_on_batch", x, y)
-        logs = self._run_epoch(x, y, max(len(x[0]), 1), self._test_batch)
+            distribution_mod.active().begin(self, call, data.xs, data.ys)
+        data.batch_size = max(len(data.xs[0]), 1)
+        data.num_batches = 1
+        logs = self._run_epoch(data.batches(), step_fn)
         return logs if return_dict else self._as_list(logs)
 
     # ------------------------------------------------------------ saving
@@ -497,6 +391,10 @@ class Model(subclassing.ModelDefinedByCall, Layer):
 
     def save(self, filepath):
         _saving.save_model(self, filepath)
+
+    def to_json(self, **kwargs):
+        """The model's Keras record as JSON (``models.model_from_json`` reads it)."""
+        return _saving.model_to_json(self, **kwargs)
 
 
 # models/saving.py sits above this module (it builds Sequential models from files); it
@@ -526,20 +424,6 @@ def _structure_config(value):
     if value is None or isinstance(value, (str, int, float)):
         return value
     return _loss_config(value) if isinstance(value, losses_mod.Loss) else None
-
-
-def _array_batches(x, y, batch_size, order):
-    """``(xs, ys)`` slices of ``batch_size`` samples, in ``order`` if given; under a
-    distribution, this process's part of each global batch."""
-    n = len(x[0])
-    dist = distribution_mod.active()
-    for step in range(math.ceil(n / batch_size)):
-        idx = slice(step * batch_size, min(n, (step + 1) * batch_size))
-        if order is not None:
-            idx = order[idx]
-        if dist is not None:
-            idx = dist.shard(idx)       # this process's part of the global batch
-        yield [a[idx] for a in x], [a[idx] for a in y]
 
 
 def _floats(values):
@@ -592,19 +476,6 @@ def _numeric_array(name, value):
     return a
 
 
-def _callback_list(callbacks):
-    """``callbacks`` as a list: None, one Callback, or a list/tuple of Callbacks."""
-    if callbacks is None:
-        return []
-    if isinstance(callbacks, callbacks_mod.Callback):
-        return [callbacks]
-    if not isinstance(callbacks, (list, tuple)) or not all(
-            isinstance(c, callbacks_mod.Callback) for c in callbacks):
-        raise ValueError("callbacks must be a list of tensorlib.callbacks.Callback objects. "
-                         f"Received: callbacks={callbacks!r}")
-    return list(callbacks)
-
-
 def _check_metric_ids(metrics):
     """The ``metrics`` argument of ``compile``: a list or tuple whose entries can be
     resolved (names other than accuracy are resolved now, so a typo fails at compile)."""
@@ -620,29 +491,3 @@ def _check_metric_ids(metrics):
         if isinstance(m, str) and m.lower() not in ("accuracy", "acc"):
             metrics_mod.get(m)
     return list(metrics)
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}. Received: "
-                         f"{name}={value!r}")
-    return int(value)
-
-
-def _check_batch_size(batch_size):
-    if batch_size is None:
-        return 32
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer. Received: "
-                         f"batch_size={batch_size!r}")
-    return int(batch_size)
-
-
-def _check_verbose(verbose):
-    if verbose == "auto":
-        return 1
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"verbose must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}")
-    return verbose

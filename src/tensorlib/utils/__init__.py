@@ -6,7 +6,9 @@ import numpy as _np
 from ..models.data_adapters import PyDataset, Sequence
 from ..models.registry import (custom_object_scope, get_custom_objects,
                                get_registered_name, register_keras_serializable)
-from .numerical_utils import to_categorical
+from .dataset_utils import split_dataset
+from .numerical_utils import normalize, to_categorical
+from .sequence_utils import pad_sequences
 from .plot import model_to_dot, plot_model
 
 
@@ -22,7 +24,7 @@ def set_random_seed(seed):
     manual_seed(int(seed))
 
 
-__all__ = ["to_categorical", "set_random_seed", "PyDataset", "Sequence", "plot_model",
-           "model_to_dot",
+__all__ = ["to_categorical", "normalize", "split_dataset", "pad_sequences", "set_random_seed",
+           "PyDataset", "Sequence", "plot_model", "model_to_dot",
            "register_keras_serializable", "get_custom_objects", "custom_object_scope",
            "get_registered_name"]

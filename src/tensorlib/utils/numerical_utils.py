@@ -1,10 +1,12 @@
 """Numerical helpers with Keras-compatible signatures."""
 import numbers
+from typing import Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def to_categorical(x, num_classes=None):
+def to_categorical(x: ArrayLike, num_classes: Optional[int] = None) -> np.ndarray:
     """Converts a class vector (integers) to a binary class matrix.
 
     Same contract as ``keras.utils.to_categorical``: the class axis is appended
@@ -82,3 +84,22 @@ def to_categorical(x, num_classes=None):
     categorical = np.zeros((x.shape[0], num_classes), dtype=np.float32)
     categorical[np.arange(x.shape[0]), x] = 1.0
     return categorical.reshape(tuple(input_shape) + (num_classes,))
+
+
+def normalize(x, axis=-1, order=2):
+    """Keras's ``normalize``: ``x`` divided by its ``order``-norm along ``axis`` (a zero
+    norm divides by 1). A Tensor gives a Tensor (differentiable), an array an array."""
+    from ..tensor import Tensor
+    if isinstance(x, Tensor):
+        if order != 2:
+            raise ValueError(f"normalize: tensors are normalized by their L2 norm only. "
+                             f"Received: order={order!r}")
+        norm = (x * x).sum(axis=axis, keepdims=True).sqrt()
+        safe = Tensor(np.where(norm.data == 0, 1.0, 0.0).astype(x.dtype))
+        return x / (norm + safe)
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiu":
+        raise ValueError(f"normalize: `x` must hold numbers. Received: x.dtype={x.dtype}")
+    norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+    norm[norm == 0] = 1
+    return x / np.expand_dims(norm, axis if axis is not None else -1)
