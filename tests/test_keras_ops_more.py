@@ -125,3 +125,12 @@ def test_custom_metric_written_with_equality_counts():
     m.update_state(np.array([[0], [2], [1]]), np.array([[0.9, 0.1, 0], [0, 0.2, 0.8],
                                                         [0.6, 0.3, 0.1]]))
     assert float(np.asarray(m.result())) == 2.0
+
+
+def test_keras_initializer_aliases():
+    u = keras.initializers.get("uniform")
+    assert type(u).__name__ == "RandomUniform" and (u.minval, u.maxval) == (-0.05, 0.05)
+    assert type(keras.initializers.get("normal")).__name__ == "RandomNormal"
+    w = keras.initializers.get("lecun_uniform")((400, 50))
+    limit = np.sqrt(3.0 / 400)                   # Keras: uniform in +-sqrt(3 / fan_in)
+    assert np.abs(w).max() <= limit and np.abs(w).max() > 0.9 * limit

@@ -318,7 +318,6 @@ def test_keras_file_round_trip(tmp_path):
     (lambda: layers.LSTM(3, recurrent_dropout=None), "recurrent_dropout"),
     (lambda: layers.GRU(3, seed=-1), "seed"),
     (lambda: layers.LSTM(3, use_cudnn="yes"), "use_cudnn"),
-    (lambda: layers.GRU(3, stateful=True), "stateful"),
     (lambda: layers.LSTM(3, kernel_initializer="nope"), "kernel_initializer"),
     (lambda: layers.Bidirectional(layers.Dense(3)), "layer"),
     (lambda: layers.Bidirectional(layers.LSTM(3), merge_mode="max"), "merge mode"),

@@ -20,15 +20,32 @@ from .backend import set_backend, get_backend
 
 from ._version import __version__  # noqa: E402
 
-from . import functional, datasets, utils  # noqa: E402
-from . import activations, initializers, optimizers, losses, metrics, callbacks  # noqa: E402
-from . import regularizers, config  # noqa: E402
-from . import graph, layers, models, saving  # noqa: E402
-from . import distribution  # noqa: E402
+from . import functional, config, graph  # noqa: E402
 from . import backend, keras_backend, keras_ops, keras_random, ops, random  # noqa: E402
 from .graph import KerasTensor  # noqa: E402
-from .layers import Input, Layer  # noqa: E402
-from .models import Model, Sequential  # noqa: E402
+
+# The Keras layer, model, training and file modules load when first used (PEP 562), so
+# ``import tensorlib`` stays quick for tensor code: ``tensorlib.layers`` (or
+# ``from tensorlib import layers``, or ``tensorlib.Sequential``) imports them then.
+_SUBMODULES = frozenset({
+    "activations", "callbacks", "constraints", "datasets", "distribution", "initializers",
+    "layers", "losses", "metrics", "models", "optimizers", "regularizers", "saving",
+    "schedules", "utils"})
+_NAMES = {"Input": "layers", "Layer": "layers", "Model": "models", "Sequential": "models"}
+
+
+def __getattr__(name):
+    import importlib
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _SUBMODULES | set(_NAMES))
+
 
 # ``keras.ops.<name>``, ``keras.backend.<name>`` and ``keras.random.<name>``: publish the
 # Keras functions onto the module of primitive autograd Functions (CamelCase classes), onto

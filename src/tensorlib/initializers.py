@@ -119,11 +119,17 @@ def LecunNormal(seed=None):  # noqa: N802
     return VarianceScaling(1.0, "fan_in", "truncated_normal", seed)
 
 
+def LecunUniform(seed=None):  # noqa: N802
+    return VarianceScaling(1.0, "fan_in", "uniform", seed)
+
+
 _REGISTRY = {
     "zeros": Zeros, "ones": Ones, "constant": Constant,
     "random_normal": RandomNormal, "random_uniform": RandomUniform,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
     "he_uniform": HeUniform, "he_normal": HeNormal, "lecun_normal": LecunNormal,
+    "lecun_uniform": LecunUniform,
+    "uniform": RandomUniform, "normal": RandomNormal,     # Keras's short aliases
 }
 
 

@@ -2,12 +2,12 @@
 publishes them onto ``tensorlib.backend`` (the kernel-backend package, whose
 ``set_backend``/``get_backend`` stay as they are)."""
 from . import config, graph
-from .layers import base as _layer_base
 
 
 def clear_session():
     """Keras's ``clear_session``: reset the automatic layer, model and tensor names (the
     next Dense is ``dense`` again)."""
+    from .layers import base as _layer_base
     _layer_base._name_counts.clear()
     graph.SymbolicTensor._count = 0
 

@@ -13,7 +13,6 @@ import sys
 import numpy as np
 
 from . import activations, graph
-from .layers import op_layer
 from .ops import normalize_axis
 from .tensor import Tensor, _as_tensor, concatenate, stack, where  # noqa: F401
 from .tensor import maximum as _maximum
@@ -252,6 +251,7 @@ def _recording(fn):
     @functools.wraps(fn)
     def op(*args, **kwargs):
         if graph.is_symbolic((args, kwargs)):
+            from .layers import op_layer    # the layers load with the first model built
             return op_layer.symbolic_call(fn, args, kwargs)
         return fn(*args, **kwargs)
     return op

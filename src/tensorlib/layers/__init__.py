@@ -19,6 +19,7 @@ from .embedding import Embedding
 from .masking import Masking
 from .recurrent import SimpleRNN, LSTM, GRU
 from .bidirectional import Bidirectional
+from .rnn_cells import RNN, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells
 
 MaxPool2D, AvgPool2D = MaxPooling2D, AveragePooling2D
 GlobalMaxPool2D, GlobalAvgPool2D = GlobalMaxPooling2D, GlobalAveragePooling2D
@@ -35,6 +36,8 @@ GlobalMaxPool1D, GlobalAvgPool1D = GlobalMaxPooling1D, GlobalAveragePooling1D
 
 LAYER_CLASSES.update({cls.__name__: cls for cls in (
     Embedding, Masking, SimpleRNN, LSTM, GRU, Bidirectional)})
+LAYER_CLASSES.update({cls.__name__: cls for cls in (
+    RNN, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells)})
 for _cls in (Dense, Activation, Dropout):      # Keras's layers that pass masks on unchanged
     _cls.supports_masking = True
 

@@ -1,7 +1,7 @@
 """Keras's ``Bidirectional`` wrapper of a recurrent layer."""
 from ..ops_shape import Concatenate
 from .base import Layer
-from .recurrent import GRU, LSTM, SimpleRNN, _Recurrent
+from .recurrent import GRU, LSTM, SimpleRNN, _Recurrent, symbolic_call
 
 
 class Bidirectional(Layer):
@@ -53,6 +53,12 @@ class Bidirectional(Layer):
         fw, bw = self.forward_layer, self.backward_layer
         return [("forward_layer", []), ("forward_layer/cell", fw.weights),
                 ("backward_layer", []), ("backward_layer/cell", bw.weights)]
+
+    def _call_symbolic(self, inputs, *args, training=None, **kwargs):
+        units = [sub.units for sub in (self.forward_layer, self.backward_layer)
+                 for _ in range(sub._n_states)]
+        return symbolic_call(self, super()._call_symbolic, inputs, args, training, kwargs,
+                             units)
 
     def build(self, input_shape):
         self.forward_layer.build_for(input_shape)

@@ -10,7 +10,7 @@ a masked step keeps the previous states and outputs the previous output (zeros w
 """
 import numpy as np
 
-from .. import activations, constraints, initializers, regularizers
+from .. import activations, constraints, graph, initializers, regularizers
 from ..random import Generator, get_generator
 from ..tensor import Tensor
 from . import rnn_ops
@@ -79,6 +79,55 @@ def _check_cudnn(cls, use_cudnn, kwargs):
                          f"Pass use_cudnn='auto' or False. Received: use_cudnn=True")
 
 
+def stateful_states(layer, batch, specs):
+    """A stateful layer's states for a call: zeros of ``specs`` ([(units, dtype)]) on the
+    first call, then the last states of the previous call (the batch size must stay the
+    same, as in Keras)."""
+    if layer.states is None:
+        layer.states = [Tensor(np.zeros((batch, units), dtype)) for units, dtype in specs]
+    expected = layer.states[0].shape[0]
+    if batch != expected:
+        raise ValueError(f"Layer {layer.name!r}: if an RNN is stateful, the batch size of "
+                         f"the input sequences must be the same as the batch size of the "
+                         f"initial state. Expected batch size: {expected}. Received: "
+                         f"batch size {batch}")
+    return layer.states
+
+
+def symbolic_call(layer, plain, inputs, args, training, kwargs, state_units):
+    """A recurrent layer's call on symbolic ``inputs`` with ``initial_state`` and/or
+    ``mask`` given (Keras's ``LSTM(...)(x, initial_state=[h, c])``): ``plain`` (the base
+    class's symbolic call) records the node, which then also takes these arguments
+    (``node.packed_call``: ``(inputs, [], {"initial_state": [...], "mask": m})``, as a
+    user layer's call with symbolic tensors in several arguments). Without them, the
+    plain call (no extra cost). ``state_units``: the units of each expected state."""
+    names = ("initial_state", "mask")[:len(args)]     # given by position, as call's
+    if 0 < len(args) <= 2 and not set(names) & set(kwargs):
+        kwargs, args = {**dict(zip(names, args)), **kwargs}, ()
+    given = {k: v for k, v in kwargs.items() if v is not None}
+    if args or not given or set(given) - {"initial_state", "mask"}:
+        return plain(inputs, *args, training=training, **given)
+    if getattr(inputs, "_keras_mask", None) is not None:
+        raise NotImplementedError(f"Layer {layer.name!r}: tensorlib cannot yet combine an "
+                                  f"input carrying a mask with `initial_state` or `mask` "
+                                  f"in a functional model. Received: {sorted(given)}")
+    if "initial_state" in given:
+        states = graph.flatten(given["initial_state"])
+        shapes = [tuple(getattr(s, "shape", ())) for s in states]
+        if [s[-1] if len(s) == 2 else None for s in shapes] != list(state_units):
+            raise ValueError(f"Layer {layer.name!r} expects {len(state_units)} initial "
+                             f"state(s) of shape (batch, units) with units {state_units}. "
+                             f"Received: initial_state with shapes {shapes}")
+        given["initial_state"] = states
+    outputs = plain(inputs, training=training)
+    node = layer._inbound_nodes[-1]
+    node.args = (node.args, [], given)
+    node.inputs = [t for t in graph.flatten(node.args) if isinstance(t, graph.SymbolicTensor)]
+    node.packed_call, node.call_args = True, ()
+    node.call_kwargs = getattr(node, "call_kwargs", None) or {}
+    return outputs
+
+
 class _Recurrent(Layer):
     """The base of SimpleRNN, LSTM and GRU: arguments, weights, the call and the mask."""
 
@@ -116,10 +165,8 @@ class _Recurrent(Layer):
             except ValueError:
                 raise ValueError(f"{cls}: could not interpret constraint identifier. "
                                  f"Received: {arg}={value!r}") from None
-        if stateful:
-            raise ValueError(f"{cls}: stateful recurrent layers are not supported by "
-                             f"tensorlib. Received: stateful={stateful!r}")
         for arg, value in (("use_bias", use_bias), ("return_sequences", return_sequences),
+                           ("stateful", stateful),
                            ("return_state", return_state), ("go_backwards", go_backwards),
                            ("unroll", unroll), ("zero_output_for_mask", zero_output_for_mask)):
             if not isinstance(value, (bool, np.bool_)):
@@ -131,7 +178,8 @@ class _Recurrent(Layer):
         # Keras clips the rates into [0, 1]; they act in training for rates in (0, 1)
         self.dropout = min(1.0, max(0.0, float(dropout)))
         self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
-        self.stateful, self.seed = False, seed
+        self.stateful, self.seed = bool(stateful), seed
+        self.states = None          # stateful: the last states (Keras's ``layer.states``)
         self._gen = Generator(seed) if seed is not None else None
         self.kernel_initializer, self.recurrent_initializer = \
             kernel_initializer, recurrent_initializer
@@ -176,6 +224,10 @@ class _Recurrent(Layer):
         """Where Keras files keep the weights: in the layer's ``cell`` (keras_paths)."""
         return [("cell", self.weights)]
 
+    def _call_symbolic(self, inputs, *args, training=None, **kwargs):
+        return symbolic_call(self, super()._call_symbolic, inputs, args, training, kwargs,
+                             [self.units] * self._n_states)
+
     # ------------------------------------------------------------ shapes and masks
     def compute_output_shape(self, input_shape):
         batch, steps = input_shape[0], input_shape[1]
@@ -193,37 +245,48 @@ class _Recurrent(Layer):
         return {"activation": self.activation}
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
-        x = sequences
+        return self._sequence_call(self, sequences, initial_state, mask, training)
+
+    def _sequence_call(self, owner, x, initial_state, mask, training):
+        """The whole sequence with this layer's (or cell's) weights; ``owner`` (this layer,
+        or the ``RNN`` wrapping this cell) gives the name, ``return_sequences``,
+        ``return_state``, ``go_backwards``, ``zero_output_for_mask``, ``stateful``."""
         if x.ndim != 3 or x.shape[-1] != self.kernel.shape[0]:
-            raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: "
-                             f"expected shape (batch, timesteps, {self.kernel.shape[0]}). "
-                             f"Received: input with shape {x.shape}")
+            raise ValueError(f"Input 0 of layer {owner.name!r} is incompatible with the "
+                             f"layer: expected shape (batch, timesteps, "
+                             f"{self.kernel.shape[0]}). Received: input with shape {x.shape}")
         batch, steps = x.shape[0], x.shape[1]
+        if initial_state is None and owner.stateful:
+            initial_state = stateful_states(owner, batch, [(self.units, x.dtype)] *
+                                            self._n_states)
         states = self._initial_states(initial_state, batch, x.dtype)
         mask = as_mask(mask)
         if mask is not None and mask.shape != (batch, steps):
-            raise ValueError(f"Layer {self.name!r}: the mask must have shape (batch, "
+            raise ValueError(f"Layer {owner.name!r}: the mask must have shape (batch, "
                              f"timesteps) = {(batch, steps)}. Received: mask with shape "
                              f"{mask.shape}")
         if steps == 0:
-            raise ValueError(f"Layer {self.name!r}: the input has no timesteps. Received: "
+            raise ValueError(f"Layer {owner.name!r}: the input has no timesteps. Received: "
                              f"input with shape {x.shape}")
         options = self._loop_options()
         if training:
             x = self._dropout(x, options)
         packed = self._loop.apply(x, self.kernel, self.recurrent_kernel, self.bias, *states,
-                                  mask=mask, reverse=self.go_backwards, **options)
+                                  mask=mask, reverse=owner.go_backwards, **options)
         u = self.units
         seq = packed[:, :, :u] if self._n_states > 1 else packed
-        if mask is not None and self.zero_output_for_mask:
-            m = mask if not self.go_backwards else mask[:, ::-1]
+        if mask is not None and owner.zero_output_for_mask:
+            m = mask if not owner.go_backwards else mask[:, ::-1]
             seq = seq * Tensor(m[:, :, None].astype(x.dtype))
-        out = seq if self.return_sequences else seq[:, -1]
-        outputs = [out] + [packed[:, -1, k * u:(k + 1) * u] for k in range(self._n_states)] \
-            if self.return_state else out
-        if self.activity_regularizer is not None:
+        out = seq if owner.return_sequences else seq[:, -1]
+        last = [packed[:, -1, k * u:(k + 1) * u] for k in range(self._n_states)]
+        if owner.stateful:
+            owner.states = [Tensor(np.array(s.data)) for s in last]
+        outputs = [out] + last if owner.return_state else out
+        regularizer = getattr(owner, "activity_regularizer", None)
+        if regularizer is not None:
             for y in (outputs if isinstance(outputs, list) else [outputs]):
-                self.add_loss(self.activity_regularizer(y) * (1.0 / max(batch, 1)))
+                owner.add_loss(regularizer(y) * (1.0 / max(batch, 1)))
         return outputs
 
     def _dropout(self, x, options):
@@ -247,6 +310,15 @@ class _Recurrent(Layer):
     def _keep_masks(self, shape, rate, dtype):
         keep = get_generator(self._gen).uniform(shape, dtype) >= rate
         return (keep / (1.0 - rate)).astype(dtype)
+
+    def reset_state(self):
+        """Keras's ``reset_state()``: a stateful layer's states back to zeros."""
+        for s in self.states or []:
+            s.data[...] = 0
+
+    def reset_states(self):
+        """Keras's alias of ``reset_state()``."""
+        self.reset_state()
 
     def _initial_states(self, initial_state, batch, dtype):
         n, shape = self._n_states, (batch, self.units)

@@ -159,6 +159,19 @@ KERAS_LAYERS.update({
     "GRU": LayerSpec(_RNN_ARGS + ("recurrent_activation", "reset_after")),
     "Bidirectional": LayerSpec(("merge_mode", "layer", "backward_layer")),
 })
+# RNN and its built-in cells (layers/rnn_cells.py); the cell is a record of its own
+_CELL_ARGS = tuple(k for k in _RNN_ARGS if k not in (
+    "activity_regularizer", "return_sequences", "return_state", "go_backwards", "stateful",
+    "unroll", "zero_output_for_mask"))
+KERAS_LAYERS.update({
+    "RNN": LayerSpec(("cell", "return_sequences", "return_state", "go_backwards",
+                      "stateful", "unroll", "zero_output_for_mask")),
+    "SimpleRNNCell": LayerSpec(_CELL_ARGS),
+    "LSTMCell": LayerSpec(_CELL_ARGS + ("recurrent_activation", "unit_forget_bias")),
+    "GRUCell": LayerSpec(_CELL_ARGS + ("recurrent_activation", "reset_after")),
+    "StackedRNNCells": LayerSpec(("cells",)),
+})
+_CELL_RECORDS = ("SimpleRNNCell", "LSTMCell", "GRUCell")
 _BUILT_AT_INIT |= {"Masking"}
 _INITIALIZERS = {"Zeros": "zeros", "Ones": "ones", "GlorotUniform": "glorot_uniform",
                  "GlorotNormal": "glorot_normal", "HeUniform": "he_uniform",
@@ -205,6 +218,12 @@ def layer_to_keras(layer, input_shape):
     if cls == "Bidirectional":         # the wrapped layers as Keras records
         config["layer"] = layer_to_keras(layer.forward_layer, input_shape)
         config["backward_layer"] = layer_to_keras(layer.backward_layer, input_shape)
+    if cls == "RNN":                   # the cell as a Keras record, built for one step
+        step = None if input_shape is None else (input_shape[0], input_shape[-1])
+        config["cell"] = layer_to_keras(layer.cell, step)
+    if cls == "StackedRNNCells":       # each cell built for the previous one's output
+        config["cells"] = [layer_to_keras(c, getattr(c, "_build_input_shape", None))
+                           for c in layer.cells]
     if cls == "BatchNormalization":
         g, b, mm, mv = layer.inits
         config.update(gamma_initializer=g, beta_initializer=b, moving_mean_initializer=mm,
@@ -373,6 +392,19 @@ def _arg_value(key, value, where):
             raise ConfigError(f"{where}: `{key}` must be the record of a SimpleRNN, LSTM or "
                               f"GRU layer. Received: {key}={_short(value)}")
         return layer_from_keras(value, f"{key} of {where}")
+    if key == "cell":                           # RNN's cell
+        if not isinstance(value, dict) or value.get("class_name") not in \
+                _CELL_RECORDS + ("StackedRNNCells",):
+            raise ConfigError(f"{where}: `cell` must be the record of a SimpleRNNCell, "
+                              f"LSTMCell, GRUCell or StackedRNNCells. Received: "
+                              f"cell={_short(value)}")
+        return layer_from_keras(value, f"cell of {where}")
+    if key == "cells":                          # StackedRNNCells' cells
+        if not isinstance(value, list) or not all(
+                isinstance(v, dict) and v.get("class_name") in _CELL_RECORDS for v in value):
+            raise ConfigError(f"{where}: `cells` must be a list of SimpleRNNCell, LSTMCell "
+                              f"or GRUCell records. Received: cells={_short(value)}")
+        return [layer_from_keras(v, f"cell {i} of {where}") for i, v in enumerate(value)]
     if key.endswith("initializer"):
         return _initializer(value)
     if key == "activation":

@@ -67,6 +67,7 @@ def functional_to_keras(model):
             if entry["registered_name"] in (None, "Functional") else {}
         entry["name"] = layer.name
         entry["inbound_nodes"] = [
+            _state_node(n, structure, tensor, kwargs) if _is_state_call(n) else
             {"args": [structure(n.args, tensor)], "kwargs": dict(kwargs)}
             for n in layer._inbound_nodes if id(n) in depths and not layer._is_input_layer]
         entries.append(entry)
@@ -75,6 +76,44 @@ def functional_to_keras(model):
               "output_layers": structure(model._outputs_struct, history)}
     return {"module": _MODULE, "class_name": "Functional", "config": config,
             "registered_name": "Functional", "build_config": {"input_shape": None}}
+
+
+# recurrent layers whose call may take symbolic ``initial_state`` / ``mask`` (their nodes
+# are packed: (inputs, [], {"initial_state": [...], "mask": m}), layers/recurrent.py)
+_STATE_CALLS = {"SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional"}
+
+
+def _is_state_call(node):
+    return getattr(node, "packed_call", False) and \
+        type(node.layer).__name__ in _STATE_CALLS
+
+
+def _state_node(node, structure, tensor, kwargs):
+    """Keras's record of a recurrent call given ``initial_state`` / ``mask``: the
+    sequences as the one argument, those tensors as keyword arguments."""
+    inputs, _, given = node.args
+    return {"args": [structure(inputs, tensor)],
+            "kwargs": {**kwargs, **structure(given, tensor)}}
+
+
+def _state_kwargs(node, name, layers, made):
+    """The ``initial_state`` a recorded node passes to a recurrent layer, resolved ({}
+    when none; None when one of its tensors is not made yet)."""
+    value = node.get("kwargs", {}).get("initial_state")
+    if value is None:
+        return {}
+    states = []
+    for s in (value if isinstance(value, list) else [value]):
+        cfg = s.get("config") if isinstance(s, dict) and \
+            s.get("class_name") == "__keras_tensor__" else None
+        if not isinstance(cfg, dict):
+            raise ConfigError(f"layer {name!r} has a node whose initial_state is not a list "
+                              f"of tensors. Received: initial_state={_short(value)}")
+        t = _tensor(cfg.get("keras_history"), layers, made, f"layer {name!r}")
+        if t is None:
+            return None
+        states.append(t)
+    return {"initial_state": states}
 
 
 def _input_to_keras(layer):
@@ -182,12 +221,14 @@ def _replay(layers, pending, made):
                 if isinstance(layer, keras_op_records.OpRecord):
                     args = layer.resolve(queue[0], lambda h, n=name: _tensor(
                         h, layers, made, f"layer {n!r}"))
+                    more = {}
                 else:
                     args = _node_args(queue[0], name, layers, made)
-                if args is None:
+                    more = _state_kwargs(queue[0], name, layers, made)
+                if args is None or more is None:
                     break
                 try:
-                    out = layer(args)
+                    out = layer(args, **more)
                 except Exception as e:  # noqa: BLE001 - shapes the layer refuses
                     raise ConfigError(f"layer {name!r} cannot be called on the inputs its "
                                       f"node {calls[name]} names ({type(e).__name__}: "
@@ -211,6 +252,14 @@ def _node_args(node, name, layers, made):
         raise ConfigError(f"layer {name!r} has a node that is not {{'args': [inputs], "
                           f"'kwargs': {{...}}}}. Received: {_short(node)}")
     for key, value in node.get("kwargs", {}).items():
+        if key == "mask" and isinstance(value, dict):
+            derived = _embedding_mask(node, value, layers, made)
+            if derived is None:
+                return None             # its op node is not made yet
+            if derived:
+                continue
+        if key == "initial_state" and isinstance(value, list):
+            continue                    # a recurrent layer's states (_state_kwargs)
         if not (key == "mask" and value is None) and not (key == "training" and
                                                           isinstance(value, bool)):
             raise ConfigError(f"layer {name!r} has a node called with {key}={_short(value)}, "
@@ -234,6 +283,31 @@ def _node_args(node, name, layers, made):
                           f"list/dict of tensors. Received: {_short(s)}")
     args = resolve(node["args"][0])
     return None if missing else args
+
+
+def _embedding_mask(node, value, layers, made):
+    """Whether a node's ``mask`` argument is the mask of an ``Embedding(mask_zero=True)``
+    feeding the node: Keras writes it as ``not_equal(ids, 0)`` of the embedding's input,
+    which tensorlib's mask flow computes by itself (None: not made yet)."""
+    cfg = value.get("config") if value.get("class_name") == "__keras_tensor__" else None
+    hist = cfg.get("keras_history") if isinstance(cfg, dict) else None
+    if not isinstance(hist, list) or not hist or hist[0] not in layers:
+        return False
+    mask = _tensor(hist, layers, made, "a mask argument")
+    arg = node["args"][0]
+    arg_hist = arg.get("config", {}).get("keras_history") if isinstance(arg, dict) else None
+    if mask is None or not isinstance(arg_hist, list) or not arg_hist \
+            or arg_hist[0] not in layers:
+        return None if mask is None else False
+    source = _tensor(arg_hist, layers, made, "a masked input")
+    if source is None:
+        return None
+    op, emb = mask.node, source.node
+    if not (getattr(op.layer, "_is_op", False) and op.layer.fn.__name__ == "not_equal"
+            and getattr(emb.layer, "mask_zero", False)):
+        return False
+    (ids, zero), _ = op.args
+    return ids is emb.args and not isinstance(zero, graph.SymbolicTensor) and zero == 0
 
 
 def _tensor(hist, layers, made, where):
