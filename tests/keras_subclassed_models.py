@@ -79,7 +79,22 @@ def define(keras):
             a, b = inputs
             return self.out(self.merge([self.left(a), self.right(b)]))
 
-    return {"Block": Block, "Net": Net, "Private": Private, "TwoInputs": TwoInputs}
+    @reg
+    class FnSub(keras.Model):
+        """A "functional subclass": its __init__ builds a graph and calls
+        super().__init__(inputs, outputs)."""
+
+        def __init__(self, units=4, **kwargs):
+            inp = keras.Input((5,))
+            hidden = keras.layers.Dense(units, activation="relu")(inp)
+            super().__init__(inp, keras.layers.Dense(2)(hidden), **kwargs)
+            self.units = units
+
+        def get_config(self):
+            return {"units": self.units, "name": self.name}
+
+    return {"Block": Block, "Net": Net, "Private": Private, "TwoInputs": TwoInputs,
+            "FnSub": FnSub}
 
 
 def cases(keras, classes):
@@ -91,6 +106,7 @@ def cases(keras, classes):
     out["private"] = (classes["Private"](), x5, rng.rand(6, 3).astype("float32"))
     two = [rng.rand(6, 3).astype("float32"), rng.rand(6, 2).astype("float32")]
     out["two_inputs"] = (classes["TwoInputs"](), two, rng.rand(6, 2).astype("float32"))
+    out["fn_sub"] = (classes["FnSub"](6), x5, rng.rand(6, 2).astype("float32"))
     inp = keras.Input((5,), name="x")
     fn = keras.Model(inp, keras.layers.Dense(2)(classes["Block"](6)(inp)), name="fn_block")
     out["fn_block"] = (fn, x5, rng.rand(6, 2).astype("float32"))

@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FILES = os.path.join(HERE, "data", "keras_files")
 EXPECTED = np.load(os.path.join(FILES, "sub_expected.npz"))
 CLASSES = define(keras)
-CASES = ["net", "private", "two_inputs", "fn_block", "seq_block"]
+CASES = ["net", "private", "two_inputs", "fn_block", "seq_block", "fn_sub"]
 
 
 def fixture(name):
@@ -69,7 +69,7 @@ def test_tensorlib_writes_keras_record_and_weight_layout(tmp_path, name):
     mine, theirs = record(str(out)), record(fixture(name))
     for key in ("class_name", "registered_name", "build_config"):
         assert mine.get(key) == theirs.get(key), key
-    if name in ("net", "private", "two_inputs"):
+    if name in ("net", "private", "two_inputs", "fn_sub"):
         assert mine["config"] == theirs["config"]
     again = keras.saving.load_model(str(out))
     np.testing.assert_array_equal(again.predict(inputs(name), verbose=0),

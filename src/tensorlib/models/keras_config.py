@@ -439,7 +439,7 @@ def _activation(value, where):
 # ----------------------------------------------------------------- models
 def model_to_keras(model, compile_config):
     codec = _MODEL_CODECS.get(type(model).__name__)
-    if codec is None and type(model)._user_call:
+    if codec is None and type(model)._user_defined:      # subclassed, functional or not
         record = _MODEL_CODECS["<subclassed>"][0](model)
         record["compile_config"] = compile_config or {}
         return record

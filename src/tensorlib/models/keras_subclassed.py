@@ -2,13 +2,14 @@
 models), both ways.
 
 Keras writes such a model as its class (``class_name``, ``registered_name``), its
-``get_config()`` and a ``build_config`` holding the input shape it was first built for.
+``get_config()`` and a ``build_config`` holding the input shape it was first built for
+(None for a "functional subclass", whose ``__init__`` builds the graph).
 Reading finds the class among ``load_model``'s ``custom_objects`` and the registered
 classes (never by importing a module), rebuilds it with ``from_config`` and builds it for
 that shape, which creates every weight; ``keras_format`` then reads the weights at the
 attribute paths Keras uses (``keras_paths``).
 """
-from . import keras_config, registry
+from . import keras_config, keras_paths, registry, subclassing
 from .keras_config import ConfigError, _dtype_name, _policy, _short
 
 
@@ -39,8 +40,13 @@ def subclassed_to_keras(model):
                          f"Received: model of class {cls.__name__}") from None
     if isinstance(config.get("dtype"), str):
         config["dtype"] = _policy(config["dtype"])
+    if cls in subclassing._functional_subclasses.values():
+        cls = cls.__bases__[0]        # the user's class behind a functional subclass
     record = {"module": None, "class_name": cls.__name__, "config": config,
               "registered_name": registry.get_registered_name(cls)}
+    if keras_paths.is_graph_model(model):     # a functional subclass builds in __init__
+        record["build_config"] = {"input_shape": None}
+        return record
     shape = vars(model).get("_keras_build_shape") or vars(model).get("_build_input_shape")
     if model.built and shape is not None:
         record["build_config"] = {"input_shape": _shape_record(shape)}
