@@ -149,7 +149,7 @@ class Graph:
         self._release = self._release_lists()
         self.layers = []
         for node in self.nodes:
-            if not getattr(node.layer, "_is_op", False) \
+            if not node.layer._is_op \
                     and not any(node.layer is la for la in self.layers):
                 self.layers.append(node.layer)
 

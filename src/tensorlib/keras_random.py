@@ -40,9 +40,7 @@ class SeedGenerator:
 def _rng(func, seed):
     if seed is None:
         return default_generator.rng
-    if isinstance(seed, SeedGenerator):
-        return seed.rng
-    if isinstance(seed, Generator):
+    if isinstance(seed, (SeedGenerator, Generator)):
         return seed.rng
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
         return np.random.default_rng(int(seed))

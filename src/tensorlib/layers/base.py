@@ -28,6 +28,7 @@ def snake_case(name):
 
 class Layer:
     _is_input_layer = False
+    _is_op = False              # a keras.ops call recorded in a graph (layers/op_layer.py)
     _takes_structure = False    # merge layers and models take lists/dicts of tensors
     # Set for each subclass: ``_user_defined`` for classes written outside tensorlib
     # (attribute tracking, automatic config), ``_user_call`` when their ``call`` is too
@@ -283,7 +284,7 @@ class Layer:
         ``call`` takes it, and the enclosing value for the calls made inside. A float input
         of another dtype is cast to the layer's, as Keras does."""
         if isinstance(inputs, Tensor) and inputs.dtype != self.dtype \
-                and inputs.dtype.kind == "f" and not getattr(self, "_is_op", False):
+                and inputs.dtype.kind == "f" and not self._is_op:
             inputs = inputs.astype(self.dtype)
         return tracking.run_call(self, inputs, training, args, kwargs)
 

@@ -14,6 +14,7 @@ import json
 
 from . import keras_compile, keras_config, keras_functional
 from .functional import Functional
+from .keras_order import keras_layer_order
 from .saving import META_MAX_BYTES, _too_deep
 from .sequential import Sequential
 
@@ -56,7 +57,7 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
         return new
     if isinstance(model, Functional):
         record = keras_functional.functional_to_keras(model)["config"]
-        originals = {layer.name: layer for layer in keras_config_layers(model)}
+        originals = {layer.name: layer for layer in keras_layer_order(model)}
 
         def make_layer(entry, index):
             layer = originals.get(entry.get("config", {}).get("name"))
@@ -70,11 +71,6 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
                          "and functional models; a subclassed model is cloned from its "
                          f"config. Received: a model of class {type(model).__name__}")
     return model.__class__.from_config(model.get_config())
-
-
-def keras_config_layers(model):
-    from .keras_order import keras_layer_order
-    return keras_layer_order(model)
 
 
 def model_from_json(json_string, custom_objects=None):

@@ -56,7 +56,7 @@ class Functional(Model):
         # Keras's order (by depth from the inputs: keras_order.py), which model.layers,
         # get_weights/set_weights, files and summary() share; ops are not layers.
         self._layers = [la for la in keras_order.walk(self)[0]
-                        if not getattr(la, "_is_op", False)]
+                        if not la._is_op]
         names = [la.name for la in self._layers]
         for n in names:
             if names.count(n) > 1:

@@ -258,6 +258,9 @@ def _custom_to_keras(layer, input_shape):
 
 
 def _shape_list(shape):
+    """A shape, or a list/tuple/dict of shapes, as JSON lists."""
+    if isinstance(shape, dict):
+        return {k: _shape_list(v) for k, v in shape.items()}
     if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
         return [list(s) for s in shape]
     return list(shape) if shape is not None else None
@@ -440,11 +443,11 @@ def _activation(value, where):
 def model_to_keras(model, compile_config):
     codec = _MODEL_CODECS.get(type(model).__name__)
     if codec is None and type(model)._user_defined:      # subclassed, functional or not
-        record = _MODEL_CODECS["<subclassed>"][0](model)
+        record = _SUBCLASSED[0](model)
         record["compile_config"] = compile_config or {}
         return record
     if codec is None:
-        raise ValueError(f"save: tensorlib writes {_model_kinds()} models in "
+        raise ValueError(f"save: tensorlib writes {' and '.join(_MODEL_CODECS)} models in "
                          f"the Keras format. Received: a model of class "
                          f"{type(model).__name__}")
     record = codec[0](model)
@@ -462,10 +465,10 @@ def model_from_keras(record, safe_mode=True, custom_objects=None):
         _refuse_lambdas(record)
     codec = _MODEL_CODECS.get(record["class_name"])
     if codec is None and _is_custom(record):
-        return _MODEL_CODECS["<subclassed>"][1](record, custom_objects)
+        return _SUBCLASSED[1](record, custom_objects)
     if codec is None:
         raise ConfigError(f"the model is a {_short(record['class_name'])}; tensorlib loads "
-                          f"{_model_kinds()} models from Keras files. Received: "
+                          f"{' and '.join(_MODEL_CODECS)} models from Keras files. Received: "
                           f"class_name={_short(record['class_name'])}")
     return codec[1](record["config"], safe_mode, custom_objects)
 
@@ -551,8 +554,12 @@ def _sequential_from_keras(config, safe_mode, custom_objects=None):
 _MODEL_CODECS = {"Sequential": (_sequential_to_keras, _sequential_from_keras)}
 
 
-def _model_kinds():
-    return " and ".join(k for k in _MODEL_CODECS if not k.startswith("<"))
+_SUBCLASSED = [None, None]      # models defined by call: set by keras_subclassed
+
+
+def register_subclassed_codec(to_keras, from_keras):
+    """The record writer and reader of models of users' classes (``keras_subclassed``)."""
+    _SUBCLASSED[:] = [to_keras, from_keras]
 
 
 def register_model_codec(class_name, to_keras, from_keras):

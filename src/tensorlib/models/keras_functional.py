@@ -53,7 +53,7 @@ def functional_to_keras(model):
 
     entries = []
     for layer in layers:
-        if getattr(layer, "_is_op", False):     # a keras.ops call: an op record
+        if layer._is_op:     # a keras.ops call: an op record
             entries.append(keras_op_records.op_to_keras(
                 layer, [n for n in layer._inbound_nodes if id(n) in depths], tensor))
             continue
@@ -303,7 +303,7 @@ def _embedding_mask(node, value, layers, made):
     if source is None:
         return None
     op, emb = mask.node, source.node
-    if not (getattr(op.layer, "_is_op", False) and op.layer.fn.__name__ == "not_equal"
+    if not (op.layer._is_op and op.layer.fn.__name__ == "not_equal"
             and getattr(emb.layer, "mask_zero", False)):
         return False
     (ids, zero), _ = op.args

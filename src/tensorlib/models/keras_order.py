@@ -51,4 +51,4 @@ def keras_layer_order(model):
     ``layers`` list (``walk``) but are not layers (no weights file group), as in Keras."""
     if not hasattr(model, "_graph"):
         return model.layers
-    return [la for la in walk(model)[0] if not getattr(la, "_is_op", False)]
+    return [la for la in walk(model)[0] if not la._is_op]

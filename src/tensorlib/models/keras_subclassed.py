@@ -10,15 +10,7 @@ that shape, which creates every weight; ``keras_format`` then reads the weights 
 attribute paths Keras uses (``keras_paths``).
 """
 from . import keras_config, keras_paths, registry, subclassing
-from .keras_config import ConfigError, _dtype_name, _policy, _short
-
-
-def _shape_record(shape):
-    if isinstance(shape, dict):
-        return {k: _shape_record(v) for k, v in shape.items()}
-    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
-        return [_shape_record(s) for s in shape]
-    return list(shape) if shape is not None else None
+from .keras_config import ConfigError, _dtype_name, _policy, _shape_list, _short
 
 
 def _shape_value(record):
@@ -49,7 +41,7 @@ def subclassed_to_keras(model):
         return record
     shape = vars(model).get("_keras_build_shape") or vars(model).get("_build_input_shape")
     if model.built and shape is not None:
-        record["build_config"] = {"input_shape": _shape_record(shape)}
+        record["build_config"] = {"input_shape": _shape_list(shape)}
     return record
 
 
@@ -97,4 +89,4 @@ def subclassed_from_keras(record, custom_objects=None):
     return model
 
 
-keras_config.register_model_codec("<subclassed>", subclassed_to_keras, subclassed_from_keras)
+keras_config.register_subclassed_codec(subclassed_to_keras, subclassed_from_keras)
